@@ -1,0 +1,15 @@
+//! Croupier's domain: identifiers, money, commands, events, errors, and the
+//! **ports** (traits) that storage backends, caches and the event bus implement.
+//!
+//! This crate does no IO and knows nothing about SQL, HTTP or Redis: the API
+//! layer talks to these traits, and each backend crate implements them.
+
+pub mod error;
+pub mod money;
+pub mod ports;
+pub mod ratelimit;
+pub mod types;
+
+pub use error::{StoreError, StoreResult};
+pub use money::{Currency, CurrencyCode, Money};
+pub use types::*;

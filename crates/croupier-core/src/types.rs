@@ -1,0 +1,248 @@
+//! Identifiers, records and commands shared by the API and every storage backend.
+
+use crate::money::CurrencyCode;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use uuid::Uuid;
+
+/// A player's id: a UUIDv7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlayerId(pub Uuid);
+
+impl PlayerId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for PlayerId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for PlayerId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Support,
+    Player,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Support => "support",
+            Role::Player => "player",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "support" => Some(Role::Support),
+            "player" => Some(Role::Player),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Player {
+    pub id: PlayerId,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Player {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A player together with their password hash, for login and password changes only.
+#[derive(Clone, Debug)]
+pub struct PlayerCredentials {
+    pub player: Player,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPlayer {
+    pub id: PlayerId,
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// SHA-256 of a session token: the only form in which a token is ever stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Short prefix only: enough to correlate, not to look anything up.
+        write!(f, "TokenHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub token_hash: TokenHash,
+    pub player_id: PlayerId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub token_hash: TokenHash,
+    pub player_id: PlayerId,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute expiry, fixed at login.
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// Claim the play-money bonus for one currency, at most once per `period`.
+#[derive(Clone, Debug)]
+pub struct ClaimCommand {
+    pub player_id: PlayerId,
+    pub currency: CurrencyCode,
+    pub amount: i64,
+    pub period: Duration,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimReceipt {
+    pub transaction_id: i64,
+    pub amount: i64,
+    pub balance: i64,
+    pub next_claim_at: DateTime<Utc>,
+}
+
+/// An operator's manual balance change; `amount` may be negative.
+#[derive(Clone, Debug)]
+pub struct AdjustCommand {
+    pub player_id: PlayerId,
+    pub currency: CurrencyCode,
+    pub amount: i64,
+    pub reason: String,
+    pub actor: PlayerId,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdjustReceipt {
+    pub transaction_id: i64,
+    pub balance: i64,
+}
+
+/// One ledger transaction as seen from one wallet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletEntry {
+    /// The ledger transaction's id.
+    pub transaction_id: i64,
+    /// The posting's id: the pagination cursor.
+    pub posting_id: i64,
+    pub kind: String,
+    /// Signed change to this wallet.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub created_at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
+/// The result of checking the ledger's invariants.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct AuditReport {
+    pub ok: bool,
+    pub currencies: Vec<CurrencyAudit>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CurrencyAudit {
+    pub currency: String,
+    /// Σ of every posting in this currency: must be 0.
+    pub postings_sum: i64,
+    /// Σ of every player wallet balance.
+    pub wallets_total: i64,
+    /// Balance of each system account (house, faucet, adjustments), derived from postings.
+    pub system_accounts: BTreeMap<String, i64>,
+    pub wallets: u64,
+    pub transactions: u64,
+    pub postings: u64,
+}
+
+/// What `IdempotencyStore::idempotency_begin` found for a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No earlier request: the caller now holds the key and must complete or release it.
+    Started,
+    /// The same request already completed: return this response again.
+    Replay(StoredResponse),
+    /// The key was used with a different request.
+    Mismatch,
+    /// The same key is being processed right now.
+    InProgress,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// An event waiting in (or relayed from) the transactional outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxEvent {
+    /// Position in the outbox: strictly increasing in commit order per backend.
+    pub position: i64,
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Ledger transaction kinds written by the foundation.
+pub mod txn_kind {
+    pub const FAUCET_CLAIM: &str = "faucet_claim";
+    pub const ADMIN_ADJUSTMENT: &str = "admin_adjustment";
+}
+
+/// Event types written by the foundation.
+pub mod event_type {
+    pub const PLAYER_REGISTERED: &str = "player.registered";
+    pub const WALLET_CLAIMED: &str = "wallet.claimed";
+    pub const WALLET_ADJUSTED: &str = "wallet.adjusted";
+}
+
+/// System ledger accounts. They keep no balance row (DESIGN invariant 3: no row that
+/// every operation must update); their balance is the sum of their postings.
+pub mod system_account {
+    pub const HOUSE: &str = "house";
+    pub const FAUCET: &str = "faucet";
+    pub const ADJUSTMENTS: &str = "adjustments";
+}

@@ -1,0 +1,368 @@
+//! The double-entry ledger: wallets, transactions, postings, claims, adjustments, audit.
+
+use crate::{emit, from_millis, internal, millis, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use croupier_core::ports::LedgerStore;
+use croupier_core::*;
+use rusqlite::{Connection, OptionalExtension};
+use std::collections::BTreeMap;
+
+/// One side of a ledger transaction: a player's wallet or a system account.
+pub(crate) enum Leg<'a> {
+    Wallet(PlayerId, i64),
+    System(&'a str, i64),
+}
+
+impl Leg<'_> {
+    fn amount(&self) -> i64 {
+        match self {
+            Leg::Wallet(_, a) | Leg::System(_, a) => *a,
+        }
+    }
+}
+
+/// Writes a balanced transaction and applies its wallet legs. Must run inside
+/// the caller's write job, so the postings, the balances and whatever else the
+/// job writes commit together. Returns each wallet leg's balance after.
+pub(crate) fn post_transaction(
+    c: &Connection,
+    kind: &str,
+    currency: CurrencyCode,
+    reference: Option<&str>,
+    now: DateTime<Utc>,
+    legs: &[Leg<'_>],
+) -> StoreResult<(i64, Vec<i64>)> {
+    if legs.len() < 2 || legs.iter().map(Leg::amount).sum::<i64>() != 0 {
+        return Err(StoreError::Internal(format!("unbalanced {kind} transaction")));
+    }
+    let cur = currency.as_str();
+    let txn_id: i64 = c
+        .prepare_cached(
+            "INSERT INTO ledger_transactions (kind, currency, reference, created_at)
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .and_then(|mut s| s.query_row((kind, cur, reference, millis(now)), |r| r.get(0)))
+        .map_err(internal)?;
+    let mut balances = Vec::new();
+    for leg in legs {
+        match leg {
+            Leg::Wallet(player, amount) => {
+                let player = player.to_string();
+                let before: i64 = c
+                    .prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+                    .and_then(|mut s| s.query_row((&player, cur), |r| r.get(0)).optional())
+                    .map_err(internal)?
+                    .unwrap_or(0);
+                let after = before
+                    .checked_add(*amount)
+                    .ok_or_else(|| StoreError::Conflict("balance overflow".into()))?;
+                if after < 0 {
+                    return Err(StoreError::InsufficientFunds);
+                }
+                c.prepare_cached(
+                    "INSERT INTO wallets (player_id, currency, balance) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (player_id, currency) DO UPDATE SET balance = excluded.balance",
+                )
+                .and_then(|mut s| s.execute((&player, cur, after)))
+                .map_err(internal)?;
+                c.prepare_cached(
+                    "INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after)
+                     VALUES (?1, 'wallet', ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute((txn_id, &player, cur, amount, after)))
+                .map_err(internal)?;
+                balances.push(after);
+            }
+            Leg::System(account, amount) => {
+                c.prepare_cached(
+                    "INSERT INTO postings (txn_id, account, currency, amount) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| s.execute((txn_id, account, cur, amount)))
+                .map_err(internal)?;
+            }
+        }
+    }
+    Ok((txn_id, balances))
+}
+
+fn player_exists(c: &Connection, id: PlayerId) -> StoreResult<bool> {
+    c.prepare_cached("SELECT 1 FROM players WHERE id = ?1")
+        .and_then(|mut s| s.exists([id.to_string()]))
+        .map_err(internal)
+}
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn balances(&self, player_id: PlayerId) -> StoreResult<Vec<(CurrencyCode, i64)>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached("SELECT currency, balance FROM wallets WHERE player_id = ?1")
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map([player_id.to_string()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(internal)?;
+                rows.map(|row| {
+                    let (cur, bal) = row.map_err(internal)?;
+                    let code = CurrencyCode::parse(&cur)
+                        .ok_or_else(|| StoreError::Internal(format!("bad currency {cur}")))?;
+                    Ok((code, bal))
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn claim(&self, cmd: ClaimCommand) -> StoreResult<ClaimReceipt> {
+        self.writer
+            .write(move |c| {
+                let player = cmd.player_id.to_string();
+                let cur = cmd.currency.as_str();
+                let last: Option<i64> = c
+                    .prepare_cached(
+                        "SELECT last_claimed_at FROM faucet_claims WHERE player_id = ?1 AND currency = ?2",
+                    )
+                    .and_then(|mut s| s.query_row((&player, cur), |r| r.get(0)).optional())
+                    .map_err(internal)?;
+                if let Some(last) = last {
+                    let next = from_millis(last) + cmd.period;
+                    if next > cmd.now {
+                        return Err(StoreError::ClaimNotReady { next_claim_at: next });
+                    }
+                }
+                c.prepare_cached(
+                    "INSERT INTO faucet_claims (player_id, currency, last_claimed_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (player_id, currency) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
+                )
+                .and_then(|mut s| s.execute((&player, cur, millis(cmd.now))))
+                .map_err(internal)?;
+                let (txn, balances) = post_transaction(
+                    c,
+                    txn_kind::FAUCET_CLAIM,
+                    cmd.currency,
+                    None,
+                    cmd.now,
+                    &[
+                        Leg::System(system_account::FAUCET, -cmd.amount),
+                        Leg::Wallet(cmd.player_id, cmd.amount),
+                    ],
+                )?;
+                let balance = balances[0];
+                emit(
+                    c,
+                    event_type::WALLET_CLAIMED,
+                    &serde_json::json!({
+                        "player_id": cmd.player_id, "currency": cur, "amount": cmd.amount,
+                        "balance": balance, "transaction_id": txn,
+                    }),
+                    cmd.now,
+                )?;
+                Ok(ClaimReceipt {
+                    transaction_id: txn,
+                    amount: cmd.amount,
+                    balance,
+                    next_claim_at: cmd.now + cmd.period,
+                })
+            })
+            .await
+    }
+
+    async fn adjust(&self, cmd: AdjustCommand) -> StoreResult<AdjustReceipt> {
+        self.writer
+            .write(move |c| {
+                if !player_exists(c, cmd.player_id)? {
+                    return Err(StoreError::NotFound);
+                }
+                let (txn, balances) = post_transaction(
+                    c,
+                    txn_kind::ADMIN_ADJUSTMENT,
+                    cmd.currency,
+                    Some(&cmd.reason),
+                    cmd.now,
+                    &[
+                        Leg::System(system_account::ADJUSTMENTS, -cmd.amount),
+                        Leg::Wallet(cmd.player_id, cmd.amount),
+                    ],
+                )?;
+                let balance = balances[0];
+                let details = serde_json::json!({
+                    "currency": cmd.currency, "amount": cmd.amount, "reason": cmd.reason,
+                    "transaction_id": txn,
+                });
+                c.prepare_cached(
+                    "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+                     VALUES (?1, 'wallet.adjust', ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| {
+                    s.execute((
+                        cmd.actor.to_string(),
+                        cmd.player_id.to_string(),
+                        details.to_string(),
+                        millis(cmd.now),
+                    ))
+                })
+                .map_err(internal)?;
+                emit(
+                    c,
+                    event_type::WALLET_ADJUSTED,
+                    &serde_json::json!({
+                        "player_id": cmd.player_id, "currency": cmd.currency, "amount": cmd.amount,
+                        "balance": balance, "transaction_id": txn, "actor": cmd.actor,
+                        "reason": cmd.reason,
+                    }),
+                    cmd.now,
+                )?;
+                Ok(AdjustReceipt {
+                    transaction_id: txn,
+                    balance,
+                })
+            })
+            .await
+    }
+
+    async fn wallet_entries(
+        &self,
+        player_id: PlayerId,
+        currency: CurrencyCode,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Vec<WalletEntry>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT p.txn_id, p.id, t.kind, p.amount, p.balance_after, t.created_at, t.reference
+                         FROM postings p JOIN ledger_transactions t ON t.id = p.txn_id
+                         WHERE p.player_id = ?1 AND p.currency = ?2 AND p.id < ?3
+                         ORDER BY p.id DESC LIMIT ?4",
+                    )
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map(
+                        (
+                            player_id.to_string(),
+                            currency.as_str(),
+                            before.unwrap_or(i64::MAX),
+                            limit,
+                        ),
+                        |r| {
+                            Ok(WalletEntry {
+                                transaction_id: r.get(0)?,
+                                posting_id: r.get(1)?,
+                                kind: r.get(2)?,
+                                amount: r.get(3)?,
+                                balance_after: r.get(4)?,
+                                created_at: from_millis(r.get(5)?),
+                                reference: r.get(6)?,
+                            })
+                        },
+                    )
+                    .map_err(internal)?;
+                rows.map(|r| r.map_err(internal)).collect()
+            })
+            .await
+    }
+
+    async fn audit(&self) -> StoreResult<AuditReport> {
+        self.readers.read(audit).await
+    }
+}
+
+/// Checks the ledger invariants in one read transaction (a consistent snapshot).
+fn audit(c: &Connection) -> StoreResult<AuditReport> {
+    c.execute_batch("BEGIN").map_err(internal)?;
+    let report = audit_snapshot(c);
+    let _ = c.execute_batch("COMMIT");
+    report
+}
+
+fn entry<'m>(per: &'m mut BTreeMap<String, CurrencyAudit>, cur: &str) -> &'m mut CurrencyAudit {
+    per.entry(cur.to_owned()).or_insert_with(|| CurrencyAudit {
+        currency: cur.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
+    let mut per: BTreeMap<String, CurrencyAudit> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let query = |sql: &str| -> StoreResult<Vec<(String, String, i64, i64)>> {
+        let mut s = c.prepare(sql).map_err(internal)?;
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(internal)?;
+        rows.map(|r| r.map_err(internal)).collect()
+    };
+
+    // Σ postings per currency and per account kind.
+    for (cur, account, sum, n) in query(
+        "SELECT currency, account, COALESCE(SUM(amount), 0), COUNT(*) FROM postings GROUP BY currency, account",
+    )? {
+        let a = entry(&mut per, &cur);
+        a.postings_sum += sum;
+        a.postings += n as u64;
+        if account != "wallet" {
+            a.system_accounts.insert(account, sum);
+        }
+    }
+    for (cur, _, total, n) in
+        query("SELECT currency, '', COALESCE(SUM(balance), 0), COUNT(*) FROM wallets GROUP BY currency")?
+    {
+        let a = entry(&mut per, &cur);
+        a.wallets_total = total;
+        a.wallets = n as u64;
+    }
+    for (cur, _, n, _) in
+        query("SELECT currency, '', COUNT(*), 0 FROM ledger_transactions GROUP BY currency")?
+    {
+        let a = entry(&mut per, &cur);
+        a.transactions = n as u64;
+    }
+    for a in per.values() {
+        if a.postings_sum != 0 {
+            problems.push(format!(
+                "{}: postings sum to {} instead of 0",
+                a.currency, a.postings_sum
+            ));
+        }
+    }
+    // Each wallet's balance equals the sum of its postings (both directions).
+    for (player, cur, balance, sum) in query(
+        "SELECT w.player_id, w.currency, w.balance, COALESCE(SUM(p.amount), 0)
+         FROM wallets w LEFT JOIN postings p ON p.player_id = w.player_id AND p.currency = w.currency
+         GROUP BY w.player_id, w.currency HAVING w.balance != COALESCE(SUM(p.amount), 0)
+         UNION ALL
+         SELECT p.player_id, p.currency, 0, SUM(p.amount) FROM postings p
+         WHERE p.player_id IS NOT NULL AND NOT EXISTS
+           (SELECT 1 FROM wallets w WHERE w.player_id = p.player_id AND w.currency = p.currency)
+         GROUP BY p.player_id, p.currency",
+    )? {
+        problems.push(format!(
+            "wallet {player}/{cur}: balance {balance} but postings sum to {sum}"
+        ));
+    }
+    for (player, cur, balance, _) in
+        query("SELECT player_id, currency, balance, 0 FROM wallets WHERE balance < 0")?
+    {
+        problems.push(format!("wallet {player}/{cur}: negative balance {balance}"));
+    }
+    // Every transaction balanced, with at least two postings, in its own currency.
+    for (txn, cur, sum, n) in query(
+        "SELECT CAST(t.id AS TEXT), t.currency, COALESCE(SUM(p.amount), 0), COUNT(p.id)
+         FROM ledger_transactions t LEFT JOIN postings p ON p.txn_id = t.id
+         GROUP BY t.id HAVING COALESCE(SUM(p.amount), 0) != 0 OR COUNT(p.id) < 2
+            OR SUM(p.currency != t.currency) > 0",
+    )? {
+        problems.push(format!(
+            "transaction {txn} ({cur}): {n} postings summing to {sum}, or mixed currencies"
+        ));
+    }
+    Ok(AuditReport {
+        ok: problems.is_empty(),
+        currencies: per.into_values().collect(),
+        problems,
+    })
+}

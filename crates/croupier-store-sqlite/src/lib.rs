@@ -1,0 +1,312 @@
+//! Croupier's embedded storage: SQLite in WAL mode.
+//!
+//! Writes go through one writer thread that commits in batches (group commit,
+//! see `writer`); reads use a pool of read-only connections. Every port method
+//! that changes state is one job, hence one atomic unit inside its batch.
+
+mod ledger;
+mod migrate;
+mod players;
+mod readers;
+mod writer;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use croupier_core::ports::*;
+use croupier_core::*;
+use readers::ReadPool;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use writer::Writer;
+
+pub use migrate::LATEST_VERSION;
+
+/// How durable a commit is. `Full` fsyncs the WAL on every commit (batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// Most write jobs committed in one transaction.
+    pub max_batch: usize,
+    /// Write jobs that may wait for the writer before callers are slowed down.
+    pub queue: usize,
+    pub readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            max_batch: 256,
+            queue: 8192,
+            readers: 4,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: ReadPool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path, opts: &SqliteOptions) -> StoreResult<Self> {
+        let mut write = Connection::open(path).map_err(internal)?;
+        configure(&write, opts.synchronous)?;
+        migrate::run(&mut write)?;
+        let readers = (0..opts.readers.max(1))
+            .map(|_| {
+                let c = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(internal)?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(internal)?;
+                c.set_prepared_statement_cache_capacity(64);
+                Ok(c)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let writer = Writer::spawn(write, opts.max_batch, opts.queue)
+            .map_err(|e| StoreError::Internal(format!("cannot start writer: {e}")))?;
+        Ok(Self {
+            writer,
+            readers: ReadPool::new(readers),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Migrates the database at `path` without starting a store.
+    pub fn migrate(path: &Path) -> StoreResult<u32> {
+        let mut conn = Connection::open(path).map_err(internal)?;
+        configure(&conn, Synchronous::Full)?;
+        migrate::run(&mut conn)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(internal)?;
+    let sync = match sync {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(internal)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Appends an event to the outbox inside the caller's transaction.
+pub(crate) fn emit(
+    conn: &Connection,
+    event_type: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            uuid::Uuid::now_v7().to_string(),
+            event_type,
+            payload.to_string(),
+            millis(now),
+        ))
+    })
+    .map_err(internal)?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: [u8; 32],
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> StoreResult<IdempotencyBegin> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.writer
+            .write(move |c| {
+                let found = c
+                    .prepare_cached(
+                        "SELECT request_hash, state, status, body, locked_until
+                         FROM idempotency WHERE scope = ?1 AND key = ?2",
+                    )
+                    .and_then(|mut s| {
+                        let mut rows = s.query((&scope, &key))?;
+                        match rows.next()? {
+                            Some(r) => Ok(Some((
+                                r.get::<_, Vec<u8>>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, Option<i64>>(2)?,
+                                r.get::<_, Option<Vec<u8>>>(3)?,
+                                r.get::<_, i64>(4)?,
+                            ))),
+                            None => Ok(None),
+                        }
+                    })
+                    .map_err(internal)?;
+                let locked_until = millis(now + lease);
+                match found {
+                    None => {
+                        c.prepare_cached(
+                            "INSERT INTO idempotency (scope, key, request_hash, state, created_at, locked_until)
+                             VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute((&scope, &key, &request_hash[..], millis(now), locked_until))
+                        })
+                        .map_err(internal)?;
+                        Ok(IdempotencyBegin::Started)
+                    }
+                    Some((hash, _, _, _, _)) if hash != request_hash => Ok(IdempotencyBegin::Mismatch),
+                    Some((_, state, status, body, _)) if state == "done" => {
+                        Ok(IdempotencyBegin::Replay(StoredResponse {
+                            status: status.unwrap_or(200) as u16,
+                            body: body.unwrap_or_default(),
+                        }))
+                    }
+                    Some((_, _, _, _, until)) if until > millis(now) => Ok(IdempotencyBegin::InProgress),
+                    Some(_) => {
+                        // The holder's lease ran out (its instance died): take the key over.
+                        c.prepare_cached(
+                            "UPDATE idempotency SET locked_until = ?3 WHERE scope = ?1 AND key = ?2",
+                        )
+                        .and_then(|mut s| s.execute((&scope, &key, locked_until)))
+                        .map_err(internal)?;
+                        Ok(IdempotencyBegin::Started)
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn idempotency_complete(
+        &self,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> StoreResult<()> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE idempotency SET state = 'done', status = ?3, body = ?4
+                     WHERE scope = ?1 AND key = ?2",
+                )
+                .and_then(|mut s| s.execute((&scope, &key, response.status as i64, &response.body)))
+                .map_err(internal)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn idempotency_release(&self, scope: &str, key: &str) -> StoreResult<()> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "DELETE FROM idempotency WHERE scope = ?1 AND key = ?2 AND state = 'in_progress'",
+                )
+                .and_then(|mut s| s.execute((&scope, &key)))
+                .map_err(internal)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT position, event_id, event_type, payload, created_at FROM outbox
+                         WHERE position > ?1 ORDER BY position LIMIT ?2",
+                    )
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map((position, limit), |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .map_err(internal)?;
+                rows.map(|row| {
+                    let (position, id, event_type, payload, at) = row.map_err(internal)?;
+                    Ok(OutboxEvent {
+                        position,
+                        event_id: id.parse().map_err(internal)?,
+                        event_type,
+                        payload: serde_json::from_str(&payload).map_err(internal)?,
+                        created_at: from_millis(at),
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+            })
+            .await?;
+        // The writer answers only if its thread is alive and committing.
+        self.writer.write(|_| Ok(())).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

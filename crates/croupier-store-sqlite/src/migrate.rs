@@ -1,0 +1,31 @@
+//! Schema migrations, tracked in `PRAGMA user_version`. Each migration runs in
+//! its own transaction together with the version bump.
+
+use crate::internal;
+use croupier_core::StoreResult;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Applies pending migrations; returns the schema version now in place.
+pub(crate) fn run(conn: &mut Connection) -> StoreResult<u32> {
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(internal)?;
+    if current > LATEST_VERSION {
+        return Err(croupier_core::StoreError::Internal(format!(
+            "database schema version {current} is newer than this binary ({LATEST_VERSION})"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(internal)?;
+        tx.execute_batch(sql).map_err(internal)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .map_err(internal)?;
+        tx.commit().map_err(internal)?;
+        tracing::info!(version = i + 1, "applied sqlite migration");
+    }
+    Ok(LATEST_VERSION)
+}
