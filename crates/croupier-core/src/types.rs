@@ -7,6 +7,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use uuid::Uuid;
 
+/// The current time at the precision every backend stores (milliseconds), so
+/// a value returned to a client equals the value read back later.
+pub fn now() -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let t = Utc::now();
+    t.duration_trunc(Duration::milliseconds(1)).unwrap_or(t)
+}
+
 /// A player's id: a UUIDv7, so ids sort by creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

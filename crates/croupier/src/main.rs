@@ -1,1 +1,199 @@
-fn main() {}
+//! `croupier`: the platform's one binary.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use croupier::config::{Config, LogFormat};
+use croupier_core::ports::{LedgerStore, PlayerStore};
+use croupier_core::*;
+use figment::value::{Dict, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "croupier", version, about = "Croupier: a provably fair gaming platform backend.")]
+struct Cli {
+    /// TOML configuration file (also CROUPIER_CONFIG). See `croupier config`.
+    #[arg(long, global = true, env = "CROUPIER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// Directory of the embedded database (also CROUPIER_DATA_DIR; default ./data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform: migrate, then serve HTTP until SIGTERM/Ctrl-C.
+    Serve {
+        /// Listen address (also CROUPIER_LISTEN; default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print the documented default configuration as TOML.
+    Config,
+    /// Operator tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Ledger tools.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user with a role (e.g. the first admin). Prints it as JSON.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// File holding the password (a trailing newline is ignored).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+        /// admin, support or player.
+        #[arg(long, value_parser = ["admin", "support", "player"])]
+        role: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check the ledger's invariants; prints a JSON report, exits 1 on any problem.
+    Audit {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut overrides = Dict::new();
+    let data_dir = match &cli.command {
+        Command::Serve { data, .. }
+        | Command::Migrate { data }
+        | Command::Admin { command: AdminCommand::CreateUser { data, .. } }
+        | Command::Ledger { command: LedgerCommand::Audit { data } } => data.data_dir.clone(),
+        Command::Config => None,
+    };
+    if let Some(d) = data_dir {
+        overrides.insert("data_dir".into(), Value::from(d.display().to_string()));
+    }
+    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+        overrides.insert("listen".into(), Value::from(l.clone()));
+    }
+    if let Command::Config = cli.command {
+        print!("{}", croupier::config::DEFAULT_TOML);
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match Config::load(cli.config.as_deref(), overrides) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, cfg)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { .. } => croupier::server::serve(cfg).await?,
+        Command::Migrate { .. } => {
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
+            println!("{}", serde_json::json!({ "schema_version": v }));
+        }
+        Command::Config => unreachable!("handled before loading configuration"),
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    username,
+                    password_file,
+                    role,
+                    ..
+                },
+        } => {
+            let password = std::fs::read_to_string(&password_file)
+                .with_context(|| format!("cannot read {}", password_file.display()))?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            let problem = |e: croupier_api::error::ApiError| {
+                anyhow::anyhow!(
+                    "{}: {}",
+                    e.problem.field.unwrap_or_default(),
+                    e.problem.detail.unwrap_or(e.problem.title)
+                )
+            };
+            croupier_api::auth::validate_username(&username).map_err(problem)?;
+            croupier_api::auth::validate_password("password", &password).map_err(problem)?;
+            let store = croupier::server::open_store(&cfg)?;
+            let hash = croupier_api::auth::hash_password(cfg.auth.argon2, password)
+                .await
+                .map_err(problem)?;
+            let role = Role::parse(&role).expect("clap validated the role");
+            let player = store
+                .create_player(NewPlayer {
+                    id: PlayerId::new(),
+                    username,
+                    password_hash: hash,
+                    roles: vec![role],
+                    created_at: croupier_core::now(),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "player_id": player.id, "username": player.username, "roles": [role.as_str()],
+                })
+            );
+        }
+        Command::Ledger {
+            command: LedgerCommand::Audit { .. },
+        } => {
+            let store = croupier::server::open_store(&cfg)?;
+            let report = store.audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,192 @@
+//! The API's configuration section. Every knob has a default and is documented
+//! in the TOML printed by `croupier config`.
+
+use crate::auth::Argon2Config;
+use chrono::Duration;
+use croupier_core::{Currency, CurrencyCode};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub currencies: Vec<CurrencyConfig>,
+    pub faucet: FaucetConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyConfig {
+    pub code: CurrencyCode,
+    /// Minor-unit exponent (2: amounts are hundredths).
+    pub exponent: u8,
+    /// Play-money bonus per claim, in minor units (0 disables claims).
+    #[serde(default)]
+    pub faucet_amount: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaucetConfig {
+    /// Seconds between two claims of the same currency by one player.
+    pub period_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A session ends after this long without activity.
+    pub session_idle_secs: u64,
+    /// A session ends this long after login, whatever its activity.
+    pub session_absolute_secs: u64,
+    /// Activity is recorded at most this often per session.
+    pub touch_interval_secs: u64,
+    /// How long a session stays cached in-process before being re-read.
+    pub session_cache_secs: u64,
+    pub argon2: Argon2Config,
+    /// Failed logins allowed per (account, client IP) in `login_window_secs`.
+    pub login_failures_per_account_ip: u32,
+    /// Failed logins allowed per account from all IPs; once exceeded, a new try
+    /// is allowed every window/limit seconds, so a real user is never locked out for long.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client IP across all accounts.
+    pub login_failures_per_ip: u32,
+    pub login_window_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest accepted request body; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// A request holding an Idempotency-Key that has not finished after this long
+    /// (its instance died) may be retried with the same key.
+    pub idempotency_lease_secs: u64,
+    /// Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            currencies: vec![CurrencyConfig {
+                code: CurrencyCode::parse("CHIP").expect("valid"),
+                exponent: 2,
+                faucet_amount: 100_000,
+            }],
+            faucet: FaucetConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for FaucetConfig {
+    fn default() -> Self {
+        Self { period_secs: 3600 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 24 * 3600,
+            session_absolute_secs: 30 * 24 * 3600,
+            touch_interval_secs: 60,
+            session_cache_secs: 60,
+            argon2: Argon2Config::default(),
+            login_failures_per_account_ip: 5,
+            login_failures_per_account: 20,
+            login_failures_per_ip: 100,
+            login_window_secs: 900,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            idempotency_lease_secs: 60,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn session_idle(&self) -> Duration {
+        Duration::seconds(self.session_idle_secs as i64)
+    }
+    pub fn session_absolute(&self) -> Duration {
+        Duration::seconds(self.session_absolute_secs as i64)
+    }
+    pub fn touch_interval(&self) -> Duration {
+        Duration::seconds(self.touch_interval_secs as i64)
+    }
+}
+
+impl ApiConfig {
+    pub fn currency(&self, code: &str) -> Option<&CurrencyConfig> {
+        self.currencies.iter().find(|c| c.code.as_str() == code)
+    }
+
+    pub fn currencies(&self) -> impl Iterator<Item = Currency> + '_ {
+        self.currencies.iter().map(|c| Currency {
+            code: c.code,
+            exponent: c.exponent,
+        })
+    }
+
+    /// Checks what serde cannot; the error names the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.currencies.is_empty() {
+            return Err("currencies: at least one currency must be configured".into());
+        }
+        for (i, c) in self.currencies.iter().enumerate() {
+            if c.exponent > 8 {
+                return Err(format!("currencies[{i}].exponent: must be 0-8"));
+            }
+            if c.faucet_amount < 0 {
+                return Err(format!("currencies[{i}].faucet_amount: must not be negative"));
+            }
+            if self.currencies[..i].iter().any(|o| o.code == c.code) {
+                return Err(format!("currencies[{i}].code: {} is configured twice", c.code));
+            }
+        }
+        let a = &self.auth;
+        for (key, v) in [
+            ("auth.session_idle_secs", a.session_idle_secs),
+            ("auth.session_absolute_secs", a.session_absolute_secs),
+            ("auth.login_window_secs", a.login_window_secs),
+            ("faucet.period_secs", self.faucet.period_secs),
+            ("http.idempotency_lease_secs", self.http.idempotency_lease_secs),
+        ] {
+            if v == 0 {
+                return Err(format!("{key}: must be greater than 0"));
+            }
+        }
+        for (key, v) in [
+            ("auth.login_failures_per_account_ip", a.login_failures_per_account_ip),
+            ("auth.login_failures_per_account", a.login_failures_per_account),
+            ("auth.login_failures_per_ip", a.login_failures_per_ip),
+        ] {
+            if v == 0 {
+                return Err(format!("{key}: must be greater than 0"));
+            }
+        }
+        if a.argon2.memory_kib < 19 * 1024 || a.argon2.iterations < 2 || a.argon2.parallelism < 1 {
+            return Err(
+                "auth.argon2: below the minimum (memory_kib >= 19456, iterations >= 2, parallelism >= 1)"
+                    .into(),
+            );
+        }
+        a.argon2
+            .hasher()
+            .map_err(|e| format!("auth.argon2: {e}"))?;
+        if self.http.body_limit_bytes < 1024 {
+            return Err("http.body_limit_bytes: must be at least 1024".into());
+        }
+        Ok(())
+    }
+}

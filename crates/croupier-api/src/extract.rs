@@ -1,0 +1,212 @@
+//! A JSON body extractor whose rejections are problem details naming the field.
+
+use crate::error::ApiError;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use bytes_ext::collect_limited;
+use serde::de::DeserializeOwned;
+
+/// Like `axum::Json`, but every rejection is a problem+json naming the field:
+/// 400 for malformed JSON, 422 for a wrong type, a missing or an unknown field,
+/// 413 for a body over the limit, 415 for a non-JSON content type.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let mime = ct.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Expected Content-Type: application/json",
+            ));
+        }
+        let bytes = collect_limited(req).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserializes `bytes`, turning serde's error into a problem naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        use serde_json::error::Category;
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON body")
+                    .detail(msg)
+            }
+            Category::Data => {
+                // serde names unknown and missing fields in backticks. The path
+                // already ends at an unknown field, but stops at a missing
+                // field's parent object.
+                let named = backticked(&msg);
+                let (code, field) = if msg.starts_with("unknown field") {
+                    ("unknown_field", path_or_body(&path))
+                } else if msg.starts_with("missing field") {
+                    ("missing_field", join(&path, named))
+                } else {
+                    ("invalid_field", path_or_body(&path))
+                };
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid request body")
+                    .field(field)
+                    .detail(strip_position(&msg))
+            }
+        }
+    })
+}
+
+fn backticked(msg: &str) -> Option<&str> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(&msg[start..start + len])
+}
+
+fn join(path: &str, name: Option<&str>) -> String {
+    match (path, name) {
+        (".", Some(n)) | ("", Some(n)) => n.to_owned(),
+        (p, Some(n)) => format!("{p}.{n}"),
+        (p, None) => path_or_body(p),
+    }
+}
+
+fn path_or_body(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+pub(crate) mod bytes_ext {
+    use crate::error::ApiError;
+    use axum::body::Bytes;
+    use axum::extract::{FromRequest, Request};
+    use axum::http::StatusCode;
+
+    /// Reads the whole body; the router's `DefaultBodyLimit` caps it, and
+    /// exceeding the cap is a 413 problem.
+    pub async fn collect_limited(req: Request) -> Result<Bytes, ApiError> {
+        match Bytes::from_request(req, &()).await {
+            Ok(b) => Ok(b),
+            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+            Err(rej) => Err(ApiError::new(rej.status(), "bad_body", "Cannot read request body")
+                .detail(rej.body_text())),
+        }
+    }
+
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body is too large",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        amount: i64,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    fn err(json: &str) -> (u16, String, Option<String>) {
+        let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
+        (e.status.as_u16(), e.problem.code, e.problem.field)
+    }
+
+    #[test]
+    fn problems_name_the_field() {
+        assert_eq!(err("{"), (400, "malformed_json".into(), None));
+        assert_eq!(
+            err(r#"{"inner":{"amount":1}}"#),
+            (422, "missing_field".into(), Some("name".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":{"amount":1},"balance":5}"#),
+            (422, "unknown_field".into(), Some("balance".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":{"amount":"x"}}"#),
+            (422, "invalid_field".into(), Some("inner.amount".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":{"amount":1,"x":1}}"#),
+            (422, "unknown_field".into(), Some("inner.x".into()))
+        );
+        assert_eq!(err("[]"), (422, "invalid_field".into(), Some("body".into())));
+    }
+}
+
+/// Like `axum::extract::Query`, with a problem+json rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "Malformed query string")
+                    .detail(e.body_text())
+            })
+    }
+}
+
+/// The TCP peer, when the server was started with connect info.
+pub struct PeerAddr(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}

@@ -1,0 +1,108 @@
+//! Croupier's HTTP API: the axum router, handlers, middleware and OpenAPI
+//! document. Handlers talk to the ports in `croupier-core`; no SQL here.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use config::ApiConfig;
+pub use state::AppState;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.http.body_limit_bytes;
+
+    // Unauthenticated, but mutating: Idempotency-Key applies (anonymous scope).
+    let public = Router::new()
+        .route("/v1/auth/register", post(routes::auth::register))
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route("/v1/auth/login", post(routes::auth::login));
+
+    // Logout revokes the very token a replay would need, and login's answer is
+    // a secret: neither goes through Idempotency-Key (both are safe to retry).
+    let session = Router::new()
+        .route("/v1/auth/logout", post(routes::auth::logout))
+        .route("/v1/auth/logout-all", post(routes::auth::logout_all));
+
+    let authed = Router::new()
+        .route("/v1/auth/password", post(routes::auth::change_password))
+        .route("/v1/me", get(routes::auth::me))
+        .route("/v1/wallets", get(routes::wallets::list))
+        .route("/v1/wallets/{currency}/claims", post(routes::wallets::claim))
+        .route(
+            "/v1/wallets/{currency}/transactions",
+            get(routes::wallets::transactions),
+        )
+        .route(
+            "/v1/admin/players/{player_id}/adjustments",
+            post(routes::admin::adjust),
+        )
+        .route("/v1/admin/ledger/audit", get(routes::admin::audit))
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .merge(session)
+        // Added last, so it runs first: authenticate, then idempotency.
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
+
+    let ops = Router::new()
+        .route("/livez", get(routes::health::livez))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/openapi.json", get(routes::health::openapi));
+
+    Router::new()
+        .merge(public)
+        .merge(authed)
+        .merge(ops)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "No such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed on this route",
+    )
+}

@@ -1,0 +1,117 @@
+//! Operator endpoints (role `admin`).
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use croupier_core::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Largest single adjustment, in minor units: far above any real need, far
+/// below i64 overflow.
+pub const MAX_ADJUSTMENT: i64 = 1_000_000_000_000_000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    pub currency: String,
+    /// Signed, minor units; non-zero.
+    pub amount: i64,
+    /// Why: kept in the ledger and the audit log (1–500 characters).
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdjustmentResponse {
+    pub transaction_id: i64,
+    pub player_id: String,
+    pub currency: String,
+    pub amount: i64,
+    pub balance: i64,
+}
+
+/// Credit or debit a player's wallet.
+#[utoipa::path(post, path = "/v1/admin/players/{player_id}/adjustments", tag = "admin", security(("bearer" = [])),
+    params(("player_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    request_body = AdjustmentRequest,
+    responses(
+        (status = 201, body = AdjustmentResponse),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "player_not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "insufficient_funds, invalid_amount, unknown_currency", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn adjust(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(player_id): Path<String>,
+    ApiJson(body): ApiJson<AdjustmentRequest>,
+) -> ApiResult<impl IntoResponse> {
+    me.require(Role::Admin)?;
+    let player_id: PlayerId = player_id
+        .parse()
+        .map_err(|_| player_not_found())?;
+    let currency = state
+        .config
+        .currency(&body.currency)
+        .ok_or_else(|| ApiError::invalid("currency", "unknown_currency", "currency is not configured"))?
+        .code;
+    if body.amount == 0 || body.amount.abs() > MAX_ADJUSTMENT {
+        return Err(ApiError::invalid(
+            "amount",
+            "invalid_amount",
+            format!("amount must be non-zero and at most {MAX_ADJUSTMENT} in magnitude"),
+        ));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason", "invalid_reason", "reason must be 1-500 characters"));
+    }
+    let receipt = state
+        .store
+        .adjust(AdjustCommand {
+            player_id,
+            currency,
+            amount: body.amount,
+            reason: reason.to_owned(),
+            actor: me.player.id,
+            now: croupier_core::now(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => player_not_found(),
+            e => e.into(),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AdjustmentResponse {
+            transaction_id: receipt.transaction_id,
+            player_id: player_id.to_string(),
+            currency: currency.to_string(),
+            amount: body.amount,
+            balance: receipt.balance,
+        }),
+    ))
+}
+
+fn player_not_found() -> ApiError {
+    ApiError::not_found("player_not_found", "No such player").field("player_id")
+}
+
+/// Check the ledger's invariants.
+#[utoipa::path(get, path = "/v1/admin/ledger/audit", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{ok, currencies: [{currency, postings_sum, wallets_total, system_accounts, wallets, transactions, postings}], problems}", body = Object),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+) -> ApiResult<Json<AuditReport>> {
+    me.require(Role::Admin)?;
+    Ok(Json(state.store.audit().await?))
+}

@@ -1,0 +1,253 @@
+//! Registration, login, logout, password change, and `GET /v1/me`.
+
+use crate::auth::{self, Authed};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::extract::PeerAddr;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use croupier_core::ratelimit::{Quota, RateDecision};
+use croupier_core::*;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    #[schema(example = "alice")]
+    pub username: String,
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub player_id: String,
+    pub username: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token: send as `Authorization: Bearer <token>`. Shown only once.
+    pub token: String,
+    /// Absolute expiry; the session also ends after the configured idle time.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub player_id: String,
+    pub username: String,
+    /// `admin`, `support`, `player`.
+    pub roles: Vec<String>,
+}
+
+/// Register a player account.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth",
+    request_body = Credentials,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    responses(
+        (status = 201, body = RegisterResponse),
+        (status = 409, description = "username_taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_username, invalid_password, common_password, unknown_field", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<impl IntoResponse> {
+    auth::validate_username(&body.username)?;
+    auth::validate_password("password", &body.password)?;
+    let hash = auth::hash_password(state.config.auth.argon2, body.password).await?;
+    let player = state
+        .store
+        .create_player(NewPlayer {
+            id: PlayerId::new(),
+            username: body.username,
+            password_hash: hash,
+            roles: vec![Role::Player],
+            created_at: croupier_core::now(),
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            player_id: player.id.to_string(),
+            username: player.username,
+        }),
+    ))
+}
+
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    if state.config.http.trust_forwarded_for {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        {
+            return ip.to_string();
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Log in; returns a bearer token.
+///
+/// Failures are throttled per (account, IP), per account and per IP (429 with
+/// `Retry-After`). Login is not replayable through `Idempotency-Key` since its
+/// answer is a secret; retrying it simply opens another session.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too_many_attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<Json<LoginResponse>> {
+    let cfg = &state.config.auth;
+    let window = Duration::from_secs(cfg.login_window_secs);
+    let ip = client_ip(&state, &headers, peer);
+    let user = body.username.to_lowercase();
+    // Bounded so a huge username cannot bloat the limiter's keys.
+    let user: String = user.chars().take(64).collect();
+    let keys = [
+        (format!("login:pair:{user}:{ip}"), Quota::new(cfg.login_failures_per_account_ip, window)),
+        (format!("login:acct:{user}"), Quota::new(cfg.login_failures_per_account, window)),
+        (format!("login:ip:{ip}"), Quota::new(cfg.login_failures_per_ip, window)),
+    ];
+    for (key, quota) in &keys {
+        if let RateDecision::Limited { retry_after } = state.limiter.peek(key, *quota).await {
+            return Err(too_many(retry_after));
+        }
+    }
+    let creds = state.store.player_by_username(&body.username).await?;
+    let stored = creds.as_ref().map(|c| c.password_hash.clone());
+    if !auth::verify_password(cfg.argon2, body.password, stored).await {
+        for (key, quota) in &keys {
+            state.limiter.hit(key, *quota).await;
+        }
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Invalid username or password",
+        ));
+    }
+    let player = creds.expect("verified credentials exist").player;
+    let token = auth::new_token();
+    let now = croupier_core::now();
+    let expires_at = now + cfg.session_absolute();
+    state
+        .store
+        .create_session(NewSession {
+            token_hash: auth::hash_token(&token),
+            player_id: player.id,
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok(Json(LoginResponse { token, expires_at }))
+}
+
+fn too_many(retry_after: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "Too many failed login attempts; try again later",
+    )
+    .retry_after(retry_after.as_secs_f64().ceil() as u64)
+}
+
+/// Revoke the session of this token.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+) -> ApiResult<StatusCode> {
+    state.store.revoke_session(me.token_hash).await?;
+    state.sessions.invalidate(&me.token_hash);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke every session of the caller, this one included.
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+) -> ApiResult<StatusCode> {
+    let revoked = state.store.revoke_player_sessions(me.player.id, None).await?;
+    for h in revoked.iter().chain([&me.token_hash]) {
+        state.sessions.invalidate(h);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the password; every other session of the caller is revoked.
+#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    responses(
+        (status = 204),
+        (status = 422, description = "wrong_password, invalid_password, common_password", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let cfg = state.config.auth.argon2;
+    let creds = state
+        .store
+        .player(me.player.id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if !auth::verify_password(cfg, body.current_password, Some(creds.password_hash)).await {
+        return Err(ApiError::invalid(
+            "current_password",
+            "wrong_password",
+            "the current password is not correct",
+        ));
+    }
+    auth::validate_password("new_password", &body.new_password)?;
+    let hash = auth::hash_password(cfg, body.new_password).await?;
+    state.store.set_password_hash(me.player.id, hash).await?;
+    let revoked = state
+        .store
+        .revoke_player_sessions(me.player.id, Some(me.token_hash))
+        .await?;
+    for h in &revoked {
+        state.sessions.invalidate(h);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The authenticated player.
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn me(Extension(me): Extension<Authed>) -> Json<Me> {
+    Json(Me {
+        player_id: me.player.id.to_string(),
+        username: me.player.username,
+        roles: me.player.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+    })
+}

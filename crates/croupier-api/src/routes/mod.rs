@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod wallets;

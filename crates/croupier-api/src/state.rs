@@ -1,0 +1,34 @@
+//! Shared application state handed to every handler.
+
+use crate::auth::SessionCache;
+use crate::config::ApiConfig;
+use croupier_core::ports::Store;
+use croupier_core::ratelimit::RateLimiter;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ApiConfig>,
+    pub sessions: SessionCache,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Set while shutting down: `/readyz` answers 503 so balancers drain us.
+    pub draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig, limiter: Arc<dyn RateLimiter>) -> Self {
+        let sessions = SessionCache::new(
+            1_000_000,
+            std::time::Duration::from_secs(config.auth.session_cache_secs.max(1)),
+        );
+        Self {
+            store,
+            config: Arc::new(config),
+            sessions,
+            limiter,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}

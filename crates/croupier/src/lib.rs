@@ -1,0 +1,5 @@
+//! The `croupier` binary's library: configuration and wiring. It holds no
+//! business rules; it builds the store and the API from configuration and runs them.
+
+pub mod config;
+pub mod server;

@@ -1,0 +1,103 @@
+//! Builds the platform from configuration and serves it.
+
+use crate::config::Config;
+use anyhow::Context;
+use croupier_api::AppState;
+use croupier_core::ports::Store;
+use croupier_core::ratelimit::LocalRateLimiter;
+use croupier_store_sqlite::SqliteStore;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Opens the embedded store, creating the data directory if needed.
+pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    let path = cfg.database_path();
+    let store = SqliteStore::open(&path, &cfg.sqlite_options())
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// A platform listening on a socket, as `serve` runs it and tests spawn it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Drains: readiness goes 503, the listener stops, in-flight requests finish.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.state.draining.store(true, Ordering::Relaxed);
+        let _ = self.shutdown.send(());
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds `cfg.listen` (port 0 picks a free port) and serves in the background.
+pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
+    let store: Arc<dyn Store> = open_store(cfg)?;
+    croupier_api::metrics::handle();
+    let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let app = croupier_api::router(state.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// `croupier serve`: runs until SIGTERM or Ctrl-C, then drains.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let running = start(&cfg).await?;
+    tracing::info!(
+        url = %format!("http://{}", running.addr),
+        data_dir = %cfg.data_dir.display(),
+        store = running.state.store.backend(),
+        "croupier listening on http://{}", running.addr
+    );
+    shutdown_signal().await;
+    tracing::info!(grace_secs = cfg.shutdown_grace_secs, "shutting down");
+    let grace = std::time::Duration::from_secs(cfg.shutdown_grace_secs);
+    match tokio::time::timeout(grace, running.stop()).await {
+        Ok(r) => r?,
+        Err(_) => tracing::warn!("grace period over; abandoning in-flight requests"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
