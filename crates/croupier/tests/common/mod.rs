@@ -1,0 +1,161 @@
+//! Test harness: the real platform on port 0 with a fresh data directory.
+#![allow(dead_code)]
+
+use croupier::config::Config;
+use croupier::server::Running;
+use croupier_core::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub running: Running,
+    pub config: Config,
+    _dir: tempfile::TempDir,
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    config.validate().expect("test config is valid");
+    let running = croupier::server::start(&config).await.expect("app starts");
+    TestApp {
+        base: format!("http://{}", running.addr),
+        http: reqwest::Client::new(),
+        running,
+        config,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Sends a request; `token` as bearer, `key` as Idempotency-Key, `body` as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, None, Some(body)).await
+    }
+
+    pub async fn register(&self, username: &str) -> Resp {
+        self.post(
+            "/v1/auth/register",
+            None,
+            json!({ "username": username, "password": PASSWORD }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Resp {
+        self.post(
+            "/v1/auth/login",
+            None,
+            json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers `username` and logs in; returns (player_id, token).
+    pub async fn player(&self, username: &str) -> (String, String) {
+        let r = self.register(username).await;
+        assert_eq!(r.status, StatusCode::CREATED, "register {username}: {:?}", r.body);
+        let id = r.body["player_id"].as_str().unwrap().to_owned();
+        let l = self.login(username, PASSWORD).await;
+        assert_eq!(l.status, StatusCode::OK, "login {username}: {:?}", l.body);
+        (id, l.body["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a user with `role` directly in the store (as `croupier admin
+    /// create-user` does) and logs in; returns (player_id, token).
+    pub async fn user_with_role(&self, username: &str, role: Role) -> (String, String) {
+        let hash = croupier_api::auth::hash_password(self.config.auth.argon2, PASSWORD.into())
+            .await
+            .expect("hash");
+        let p = self
+            .running
+            .state
+            .store
+            .create_player(NewPlayer {
+                id: PlayerId::new(),
+                username: username.into(),
+                password_hash: hash,
+                roles: vec![role],
+                created_at: croupier_core::now(),
+            })
+            .await
+            .expect("create user");
+        let l = self.login(username, PASSWORD).await;
+        assert_eq!(l.status, StatusCode::OK, "{:?}", l.body);
+        (p.id.to_string(), l.body["token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn audit(&self, admin_token: &str) -> Value {
+        let r = self.get("/v1/admin/ledger/audit", admin_token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+}
