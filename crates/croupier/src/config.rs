@@ -243,6 +243,9 @@ mod tests {
     fn the_documented_defaults_are_the_real_defaults_and_cover_every_key() {
         let documented: toml::Value = toml::from_str(DEFAULT_TOML).expect("default config parses");
         let real = toml::Value::try_from(Config::default()).expect("serializes");
-        assert_eq!(documented, real, "assets/default-config.toml drifted from Config::default()");
+        assert_eq!(
+            documented, real,
+            "assets/default-config.toml drifted from Config::default()"
+        );
     }
 }

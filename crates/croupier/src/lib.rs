@@ -2,4 +2,5 @@
 //! business rules; it builds the store and the API from configuration and runs them.
 
 pub mod config;
+pub mod fair_cli;
 pub mod server;

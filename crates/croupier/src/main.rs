@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "croupier", version, about = "Croupier: a provably fair gaming platform backend.")]
+#[command(
+    name = "croupier",
+    version,
+    about = "Croupier: a provably fair gaming platform backend."
+)]
 struct Cli {
     /// TOML configuration file (also CROUPIER_CONFIG). See `croupier config`.
     #[arg(long, global = true, env = "CROUPIER_CONFIG", value_name = "FILE")]
@@ -53,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Provably fair tools: verify outcomes offline, compute RTP.
+    Fair {
+        #[command(subcommand)]
+        command: croupier::fair_cli::FairCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,19 +96,31 @@ fn main() -> ExitCode {
     let data_dir = match &cli.command {
         Command::Serve { data, .. }
         | Command::Migrate { data }
-        | Command::Admin { command: AdminCommand::CreateUser { data, .. } }
-        | Command::Ledger { command: LedgerCommand::Audit { data } } => data.data_dir.clone(),
-        Command::Config => None,
+        | Command::Admin {
+            command: AdminCommand::CreateUser { data, .. },
+        }
+        | Command::Ledger {
+            command: LedgerCommand::Audit { data },
+        } => data.data_dir.clone(),
+        Command::Config | Command::Fair { .. } => None,
     };
     if let Some(d) = data_dir {
         overrides.insert("data_dir".into(), Value::from(d.display().to_string()));
     }
-    if let Command::Serve { listen: Some(l), .. } = &cli.command {
+    if let Command::Serve {
+        listen: Some(l), ..
+    } = &cli.command
+    {
         overrides.insert("listen".into(), Value::from(l.clone()));
     }
-    if let Command::Config = cli.command {
-        print!("{}", croupier::config::DEFAULT_TOML);
-        return ExitCode::SUCCESS;
+    // These need no configuration, storage or logging.
+    match cli.command {
+        Command::Config => {
+            print!("{}", croupier::config::DEFAULT_TOML);
+            return ExitCode::SUCCESS;
+        }
+        Command::Fair { command } => return croupier::fair_cli::run(command),
+        _ => {}
     }
     let cfg = match Config::load(cli.config.as_deref(), overrides) {
         Ok(cfg) => cfg,
@@ -121,13 +142,17 @@ fn main() -> ExitCode {
 
 fn init_logging(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match cfg.log.format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
         LogFormat::Text => builder.init(),
     }
 }
@@ -140,7 +165,9 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
             println!("{}", serde_json::json!({ "schema_version": v }));
         }
-        Command::Config => unreachable!("handled before loading configuration"),
+        Command::Config | Command::Fair { .. } => {
+            unreachable!("handled before loading configuration")
+        }
         Command::Admin {
             command:
                 AdminCommand::CreateUser {

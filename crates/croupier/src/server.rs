@@ -47,8 +47,8 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let app = croupier_api::router(state.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        croupier_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
