@@ -95,7 +95,11 @@ mod tests {
         let q = Quota::new(5, Duration::from_secs(50));
         let now = Instant::now();
         for i in 0..5 {
-            assert_eq!(l.decide("k", q, true, now), RateDecision::Allowed, "event {i}");
+            assert_eq!(
+                l.decide("k", q, true, now),
+                RateDecision::Allowed,
+                "event {i}"
+            );
         }
         match l.decide("k", q, true, now) {
             RateDecision::Limited { retry_after } => {
@@ -106,7 +110,10 @@ mod tests {
         // One interval later exactly one more event fits.
         let later = now + Duration::from_secs(10);
         assert_eq!(l.decide("k", q, true, later), RateDecision::Allowed);
-        assert!(matches!(l.decide("k", q, true, later), RateDecision::Limited { .. }));
+        assert!(matches!(
+            l.decide("k", q, true, later),
+            RateDecision::Limited { .. }
+        ));
     }
 
     #[test]
@@ -118,7 +125,10 @@ mod tests {
             assert_eq!(l.decide("a", q, false, now), RateDecision::Allowed);
         }
         assert_eq!(l.decide("a", q, true, now), RateDecision::Allowed);
-        assert!(matches!(l.decide("a", q, false, now), RateDecision::Limited { .. }));
+        assert!(matches!(
+            l.decide("a", q, false, now),
+            RateDecision::Limited { .. }
+        ));
         assert_eq!(l.decide("b", q, true, now), RateDecision::Allowed);
     }
 }

@@ -34,7 +34,9 @@ pub(crate) fn post_transaction(
     legs: &[Leg<'_>],
 ) -> StoreResult<(i64, Vec<i64>)> {
     if legs.len() < 2 || legs.iter().map(Leg::amount).sum::<i64>() != 0 {
-        return Err(StoreError::Internal(format!("unbalanced {kind} transaction")));
+        return Err(StoreError::Internal(format!(
+            "unbalanced {kind} transaction"
+        )));
     }
     let cur = currency.as_str();
     let txn_id: i64 = c
@@ -50,7 +52,9 @@ pub(crate) fn post_transaction(
             Leg::Wallet(player, amount) => {
                 let player = player.to_string();
                 let before: i64 = c
-                    .prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+                    .prepare_cached(
+                        "SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2",
+                    )
                     .and_then(|mut s| s.query_row((&player, cur), |r| r.get(0)).optional())
                     .map_err(internal)?
                     .unwrap_or(0);
@@ -308,9 +312,9 @@ fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
             a.system_accounts.insert(account, sum);
         }
     }
-    for (cur, _, total, n) in
-        query("SELECT currency, '', COALESCE(SUM(balance), 0), COUNT(*) FROM wallets GROUP BY currency")?
-    {
+    for (cur, _, total, n) in query(
+        "SELECT currency, '', COALESCE(SUM(balance), 0), COUNT(*) FROM wallets GROUP BY currency",
+    )? {
         let a = entry(&mut per, &cur);
         a.wallets_total = total;
         a.wallets = n as u64;

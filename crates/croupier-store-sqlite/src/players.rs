@@ -26,16 +26,26 @@ fn credentials(row: (String, String, String, i64, String)) -> StoreResult<Player
     })
 }
 
-fn find_player(c: &Connection, sql_where: &str, arg: &str) -> StoreResult<Option<PlayerCredentials>> {
-    c.prepare_cached(&format!("SELECT {PLAYER_COLUMNS} FROM players WHERE {sql_where} = ?1"))
-        .and_then(|mut s| s.query_row([arg], player_from_row).optional())
-        .map_err(internal)?
-        .map(credentials)
-        .transpose()
+fn find_player(
+    c: &Connection,
+    sql_where: &str,
+    arg: &str,
+) -> StoreResult<Option<PlayerCredentials>> {
+    c.prepare_cached(&format!(
+        "SELECT {PLAYER_COLUMNS} FROM players WHERE {sql_where} = ?1"
+    ))
+    .and_then(|mut s| s.query_row([arg], player_from_row).optional())
+    .map_err(internal)?
+    .map(credentials)
+    .transpose()
 }
 
 fn roles_text(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[async_trait]

@@ -38,7 +38,9 @@ impl Writer {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => f(conn),
-                None => Err(StoreError::Unavailable("write batch could not start".into())),
+                None => Err(StoreError::Unavailable(
+                    "write batch could not start".into(),
+                )),
             };
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {

@@ -22,6 +22,12 @@ async fn sqlite_passes_the_conformance_suite() {
 fn migrations_are_idempotent_and_versioned() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
-    assert_eq!(SqliteStore::migrate(&path).unwrap(), croupier_store_sqlite::LATEST_VERSION);
-    assert_eq!(SqliteStore::migrate(&path).unwrap(), croupier_store_sqlite::LATEST_VERSION);
+    assert_eq!(
+        SqliteStore::migrate(&path).unwrap(),
+        croupier_store_sqlite::LATEST_VERSION
+    );
+    assert_eq!(
+        SqliteStore::migrate(&path).unwrap(),
+        croupier_store_sqlite::LATEST_VERSION
+    );
 }

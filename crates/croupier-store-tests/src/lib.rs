@@ -45,7 +45,9 @@ where
 
 fn now() -> chrono::DateTime<Utc> {
     // Millisecond precision, as every backend stores it.
-    Utc::now().duration_trunc(Duration::milliseconds(1)).unwrap()
+    Utc::now()
+        .duration_trunc(Duration::milliseconds(1))
+        .unwrap()
 }
 
 fn chip() -> CurrencyCode {
@@ -67,7 +69,11 @@ pub async fn new_player(store: &dyn Store, name: &str) -> Player {
 
 async fn assert_audit_clean(store: &dyn Store) -> AuditReport {
     let report = store.audit().await.expect("audit");
-    assert!(report.ok, "ledger audit found problems: {:?}", report.problems);
+    assert!(
+        report.ok,
+        "ledger audit found problems: {:?}",
+        report.problems
+    );
     report
 }
 
@@ -91,7 +97,10 @@ pub async fn players_are_unique_case_insensitively(store: Arc<dyn Store>) {
     assert_eq!(store.player(p.id).await.unwrap().unwrap().player, p);
     assert!(store.player_by_username("bob").await.unwrap().is_none());
     store.set_password_hash(p.id, "new".into()).await.unwrap();
-    assert_eq!(store.player(p.id).await.unwrap().unwrap().password_hash, "new");
+    assert_eq!(
+        store.player(p.id).await.unwrap().unwrap().password_hash,
+        "new"
+    );
     assert!(matches!(
         store.set_password_hash(PlayerId::new(), "x".into()).await,
         Err(StoreError::NotFound)
@@ -114,21 +123,39 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
             .unwrap();
     }
     let s = store.session(hashes[0]).await.unwrap().unwrap();
-    assert_eq!((s.player_id, s.revoked, s.expires_at), (p.id, false, t + Duration::days(1)));
-    store.touch_session(hashes[0], t + Duration::minutes(5)).await.unwrap();
     assert_eq!(
-        store.session(hashes[0]).await.unwrap().unwrap().last_seen_at,
+        (s.player_id, s.revoked, s.expires_at),
+        (p.id, false, t + Duration::days(1))
+    );
+    store
+        .touch_session(hashes[0], t + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session(hashes[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
         t + Duration::minutes(5)
     );
     assert!(store.revoke_session(hashes[0]).await.unwrap());
-    assert!(!store.revoke_session(hashes[0]).await.unwrap(), "second revoke is a no-op");
+    assert!(
+        !store.revoke_session(hashes[0]).await.unwrap(),
+        "second revoke is a no-op"
+    );
     assert!(store.session(hashes[0]).await.unwrap().unwrap().revoked);
     let mut revoked = store
         .revoke_player_sessions(p.id, Some(hashes[2]))
         .await
         .unwrap();
     revoked.sort_by_key(|h| h.0);
-    assert_eq!(revoked, vec![hashes[1]], "only live sessions other than the kept one");
+    assert_eq!(
+        revoked,
+        vec![hashes[1]],
+        "only live sessions other than the kept one"
+    );
     assert!(!store.session(hashes[2]).await.unwrap().unwrap().revoked);
     assert!(store.session(TokenHash([9; 32])).await.unwrap().is_none());
 }
@@ -144,9 +171,14 @@ pub async fn claims_credit_once_per_period(store: Arc<dyn Store>) {
         now: at,
     };
     let r = store.claim(cmd(t)).await.unwrap();
-    assert_eq!((r.amount, r.balance, r.next_claim_at), (100_000, 100_000, t + Duration::hours(1)));
+    assert_eq!(
+        (r.amount, r.balance, r.next_claim_at),
+        (100_000, 100_000, t + Duration::hours(1))
+    );
     match store.claim(cmd(t + Duration::minutes(59))).await {
-        Err(StoreError::ClaimNotReady { next_claim_at }) => assert_eq!(next_claim_at, t + Duration::hours(1)),
+        Err(StoreError::ClaimNotReady { next_claim_at }) => {
+            assert_eq!(next_claim_at, t + Duration::hours(1))
+        }
         other => panic!("expected ClaimNotReady, got {other:?}"),
     }
     let r2 = store.claim(cmd(t + Duration::hours(1))).await.unwrap();
@@ -154,8 +186,14 @@ pub async fn claims_credit_once_per_period(store: Arc<dyn Store>) {
     assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 200_000)]);
     let report = assert_audit_clean(&*store).await;
     let c = &report.currencies[0];
-    assert_eq!((c.currency.as_str(), c.postings_sum, c.wallets_total), ("CHIP", 0, 200_000));
-    assert_eq!(c.system_accounts.get(system_account::FAUCET), Some(&-200_000));
+    assert_eq!(
+        (c.currency.as_str(), c.postings_sum, c.wallets_total),
+        ("CHIP", 0, 200_000)
+    );
+    assert_eq!(
+        c.system_accounts.get(system_account::FAUCET),
+        Some(&-200_000)
+    );
     assert_eq!((c.transactions, c.postings, c.wallets), (2, 4, 1));
 }
 
@@ -171,15 +209,28 @@ pub async fn adjustments_never_drive_balances_negative(store: Arc<dyn Store>) {
         now: now(),
     };
     assert_eq!(store.adjust(adj(500)).await.unwrap().balance, 500);
-    assert!(matches!(store.adjust(adj(-501)).await, Err(StoreError::InsufficientFunds)));
+    assert!(matches!(
+        store.adjust(adj(-501)).await,
+        Err(StoreError::InsufficientFunds)
+    ));
     assert_eq!(store.adjust(adj(-500)).await.unwrap().balance, 0);
     assert!(matches!(
-        store.adjust(AdjustCommand { player_id: PlayerId::new(), ..adj(1) }).await,
+        store
+            .adjust(AdjustCommand {
+                player_id: PlayerId::new(),
+                ..adj(1)
+            })
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 0)]);
     let report = assert_audit_clean(&*store).await;
-    assert_eq!(report.currencies[0].system_accounts.get(system_account::ADJUSTMENTS), Some(&0));
+    assert_eq!(
+        report.currencies[0]
+            .system_accounts
+            .get(system_account::ADJUSTMENTS),
+        Some(&0)
+    );
 }
 
 pub async fn wallet_entries_page_newest_first(store: Arc<dyn Store>) {
@@ -211,7 +262,10 @@ pub async fn wallet_entries_page_newest_first(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let first = store.wallet_entries(p.id, chip(), 2, None).await.unwrap();
-    assert_eq!(first.iter().map(|e| e.amount).collect::<Vec<_>>(), vec![50, 40]);
+    assert_eq!(
+        first.iter().map(|e| e.amount).collect::<Vec<_>>(),
+        vec![50, 40]
+    );
     assert_eq!(first[0].balance_after, 150);
     assert_eq!(first[0].kind, txn_kind::ADMIN_ADJUSTMENT);
     assert_eq!(first[0].reference.as_deref(), Some("r5"));
@@ -219,10 +273,17 @@ pub async fn wallet_entries_page_newest_first(store: Arc<dyn Store>) {
         .wallet_entries(p.id, chip(), 10, Some(first[1].posting_id))
         .await
         .unwrap();
-    assert_eq!(rest.iter().map(|e| e.amount).collect::<Vec<_>>(), vec![30, 20, 10]);
+    assert_eq!(
+        rest.iter().map(|e| e.amount).collect::<Vec<_>>(),
+        vec![30, 20, 10]
+    );
     assert_eq!(rest.last().unwrap().balance_after, 10);
     let usd = CurrencyCode::parse("USD").unwrap();
-    assert!(store.wallet_entries(p.id, usd, 10, None).await.unwrap().is_empty());
+    assert!(store
+        .wallet_entries(p.id, usd, 10, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn idempotency_keys_replay_mismatch_and_lease(store: Arc<dyn Store>) {
@@ -230,26 +291,46 @@ pub async fn idempotency_keys_replay_mismatch_and_lease(store: Arc<dyn Store>) {
     let lease = Duration::seconds(30);
     let begin = |key: &'static str, hash: u8, at| {
         let store = store.clone();
-        async move { store.idempotency_begin("scope", key, [hash; 32], at, lease).await.unwrap() }
+        async move {
+            store
+                .idempotency_begin("scope", key, [hash; 32], at, lease)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(begin("k", 1, t).await, IdempotencyBegin::Started);
     assert_eq!(begin("k", 1, t).await, IdempotencyBegin::InProgress);
     assert_eq!(begin("k", 2, t).await, IdempotencyBegin::Mismatch);
-    let resp = StoredResponse { status: 201, body: b"{\"ok\":true}".to_vec() };
-    store.idempotency_complete("scope", "k", resp.clone()).await.unwrap();
+    let resp = StoredResponse {
+        status: 201,
+        body: b"{\"ok\":true}".to_vec(),
+    };
+    store
+        .idempotency_complete("scope", "k", resp.clone())
+        .await
+        .unwrap();
     assert_eq!(begin("k", 1, t).await, IdempotencyBegin::Replay(resp));
     assert_eq!(begin("k", 2, t).await, IdempotencyBegin::Mismatch);
     // Keys are per scope.
     assert_eq!(
-        store.idempotency_begin("other", "k", [2; 32], t, lease).await.unwrap(),
+        store
+            .idempotency_begin("other", "k", [2; 32], t, lease)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
     // A released key starts afresh; an expired lease can be taken over.
     assert_eq!(begin("r", 1, t).await, IdempotencyBegin::Started);
     store.idempotency_release("scope", "r").await.unwrap();
     assert_eq!(begin("r", 1, t).await, IdempotencyBegin::Started);
-    assert_eq!(begin("r", 1, t + Duration::seconds(29)).await, IdempotencyBegin::InProgress);
-    assert_eq!(begin("r", 1, t + Duration::seconds(31)).await, IdempotencyBegin::Started);
+    assert_eq!(
+        begin("r", 1, t + Duration::seconds(29)).await,
+        IdempotencyBegin::InProgress
+    );
+    assert_eq!(
+        begin("r", 1, t + Duration::seconds(31)).await,
+        IdempotencyBegin::Started
+    );
 }
 
 pub async fn outbox_receives_one_event_per_change_in_order(store: Arc<dyn Store>) {
@@ -280,7 +361,10 @@ pub async fn outbox_receives_one_event_per_change_in_order(store: Arc<dyn Store>
         .unwrap_err();
     let events = store.outbox_after(0, 1000).await.unwrap();
     let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(types, vec![event_type::PLAYER_REGISTERED, event_type::WALLET_CLAIMED]);
+    assert_eq!(
+        types,
+        vec![event_type::PLAYER_REGISTERED, event_type::WALLET_CLAIMED]
+    );
     assert!(events[0].position < events[1].position);
     assert_eq!(events[1].payload["amount"], 5);
     assert_eq!(events[1].payload["player_id"], p.id.to_string());
@@ -317,6 +401,9 @@ pub async fn concurrent_debits_never_overdraw(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(ok, 1_000 / 30);
-    assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 1_000 - 30 * ok)]);
+    assert_eq!(
+        store.balances(p.id).await.unwrap(),
+        vec![(chip(), 1_000 - 30 * ok)]
+    );
     assert_audit_clean(&*store).await;
 }
