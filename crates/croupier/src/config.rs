@@ -117,7 +117,7 @@ impl Config {
                     .split("__")
                     // Not configuration: the config path, test fixtures, secret files.
                     .filter(|k| {
-                        let k = k.as_str();
+                        let k = k.as_str().to_ascii_lowercase();
                         k != "config" && !k.starts_with("test_") && !k.ends_with("_file")
                     }),
             )

@@ -1,0 +1,277 @@
+//! The `croupier` binary as users run it: subcommands, configuration layers,
+//! exit codes, and `serve` end to end.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn croupier(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_croupier"));
+    c.current_dir(dir);
+    // The test environment must not leak configuration into these runs.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CROUPIER_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("croupier runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn config_prints_the_documented_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(croupier(dir.path()).arg("config"));
+    assert!(out.status.success());
+    assert_eq!(stdout, croupier::config::DEFAULT_TOML);
+    assert!(stdout.contains("listen = \"127.0.0.1:8080\""));
+}
+
+#[test]
+fn every_subcommand_explains_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expect) in [
+        (vec!["--help"], "serve"),
+        (vec!["serve", "--help"], "--listen"),
+        (vec!["serve", "--help"], "--data-dir"),
+        (vec!["migrate", "--help"], "--data-dir"),
+        (vec!["config", "--help"], "default configuration"),
+        (vec!["admin", "create-user", "--help"], "--password-file"),
+        (vec!["ledger", "audit", "--help"], "exits 1"),
+        (vec!["fair", "verify", "--help"], "--server-seed"),
+        (vec!["fair", "rtp", "--help"], "--rounds"),
+    ] {
+        let (out, stdout, _) = run(croupier(dir.path()).args(&args));
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout.contains(expect), "{args:?} help lacks {expect}:\n{stdout}");
+    }
+}
+
+#[test]
+fn bad_configuration_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(croupier(dir.path())
+        .arg("migrate")
+        .env("CROUPIER_AUTH__SESSION_IDLE_SECS", "soon"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("auth.session_idle_secs"), "{stderr}");
+
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "listen = \"not-an-address\"\n").unwrap();
+    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("listen"), "{stderr}");
+
+    std::fs::write(&file, "[auth]\nsesion_idle_secs = 5\n").unwrap();
+    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("sesion_idle_secs"), "{stderr}");
+
+    std::fs::write(&file, "[auth.argon2]\nmemory_kib = 1024\n").unwrap();
+    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("auth.argon2"), "{stderr}");
+
+    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", "missing.toml", "migrate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
+
+#[test]
+fn layers_apply_in_order_and_values_can_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "data_dir = \"from-file\"\n").unwrap();
+    // File alone.
+    let (out, stdout, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(json(&stdout)["schema_version"], 1);
+    assert!(dir.path().join("from-file/croupier.db").exists());
+    // Environment beats the file.
+    let (out, _, _) = run(croupier(dir.path())
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .env("CROUPIER_DATA_DIR", "from-env"));
+    assert!(out.status.success());
+    assert!(dir.path().join("from-env/croupier.db").exists());
+    // The flag beats the environment.
+    let (out, _, _) = run(croupier(dir.path())
+        .args(["migrate", "--data-dir", "from-flag"])
+        .env("CROUPIER_DATA_DIR", "from-env-2"));
+    assert!(out.status.success());
+    assert!(dir.path().join("from-flag/croupier.db").exists());
+    assert!(!dir.path().join("from-env-2").exists());
+    // *_FILE supplies a value from a file.
+    std::fs::write(dir.path().join("secret"), "from-secret-file\n").unwrap();
+    let (out, _, stderr) = run(croupier(dir.path())
+        .arg("migrate")
+        .env("CROUPIER_DATA_DIR_FILE", dir.path().join("secret")));
+    assert!(out.status.success(), "{stderr}");
+    assert!(dir.path().join("from-secret-file/croupier.db").exists());
+    // Variables meant for the test suites are not configuration.
+    let (out, _, stderr) = run(croupier(dir.path())
+        .args(["migrate", "--data-dir", "x"])
+        .env("CROUPIER_TEST_POSTGRES_URL", "postgres://nowhere"));
+    assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
+fn admin_create_user_and_ledger_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "a very good passphrase\n").unwrap();
+    let create = |name: &str, role: &str| {
+        run(croupier(dir.path()).args([
+            "admin", "create-user", "--username", name, "--password-file", pw.to_str().unwrap(),
+            "--role", role, "--data-dir", "d",
+        ]))
+    };
+    let (out, stdout, stderr) = create("root", "admin");
+    assert!(out.status.success(), "{stderr}");
+    let user = json(&stdout);
+    assert_eq!(user["username"], "root");
+    assert_eq!(user["roles"], serde_json::json!(["admin"]));
+    let (out, _, stderr) = create("ROOT", "player");
+    assert!(!out.status.success(), "duplicate name accepted");
+    assert!(stderr.contains("taken"), "{stderr}");
+    let (out, _, _) = create("x", "player");
+    assert!(!out.status.success(), "invalid username accepted");
+    std::fs::write(&pw, "password1").unwrap();
+    let (out, _, stderr) = create("weak", "player");
+    assert!(!out.status.success());
+    assert!(stderr.contains("password"), "{stderr}");
+
+    let audit = || run(croupier(dir.path()).args(["ledger", "audit", "--data-dir", "d"]));
+    let (out, stdout, _) = audit();
+    assert!(out.status.success());
+    assert_eq!(json(&stdout)["ok"], true);
+
+    // Tamper with a balance behind the ledger's back: the audit must notice.
+    let db = rusqlite::Connection::open(dir.path().join("d/croupier.db")).unwrap();
+    db.execute_batch(&format!(
+        "INSERT INTO wallets (player_id, currency, balance) VALUES ('{}', 'CHIP', 5)",
+        user["player_id"].as_str().unwrap()
+    ))
+    .unwrap();
+    drop(db);
+    let (out, stdout, _) = audit();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&stdout);
+    assert_eq!(report["ok"], false);
+    assert!(report["problems"][0].as_str().unwrap().contains("postings sum"), "{report}");
+}
+
+#[test]
+fn fair_commands_reproduce_the_public_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |game: &str, nonce: &str, params: &str| {
+        let (out, stdout, stderr) = run(croupier(dir.path()).args([
+            "fair", "verify", "--game", game, "--server-seed", "server seed",
+            "--client-seed", "client seed", "--nonce", nonce, "--params", params,
+        ]));
+        assert!(out.status.success(), "{game}: {stderr}");
+        json(&stdout)
+    };
+    assert_eq!(verify("dice", "1", "{}"), serde_json::json!({ "roll": 74.67 }));
+    assert_eq!(verify("limbo", "3", "{}"), serde_json::json!({ "multiplier": 4.28 }));
+    assert_eq!(verify("roulette", "2", "{}"), serde_json::json!({ "pocket": 19 }));
+    assert_eq!(verify("plinko", "2", r#"{"rows":8,"risk":"low"}"#)["slot"], 2);
+    assert_eq!(
+        verify("keno", "1", "{}"),
+        serde_json::json!({ "drawn": [30, 26, 10, 37, 22, 35, 25, 24, 39, 4] })
+    );
+    assert_eq!(verify("mines", "1", r#"{"mines":3}"#), serde_json::json!({ "mines": [18, 15, 5] }));
+    assert_eq!(
+        verify("flip", "1", r#"{"count":5}"#),
+        serde_json::json!({ "flips": ["heads", "heads", "tails", "heads", "heads"] })
+    );
+    let (out, stdout, _) = run(croupier(dir.path()).args([
+        "fair", "crash",
+        "--game-hash", "5844bf329a6334074778ab8a5f0960e24f9eec43f83bbd98ac0a9f8bcd87184e",
+        "--salt", "0000000000000000001b34dc6a1e86083f95500b096231436e9b25cbdd0075c4",
+    ]));
+    assert!(out.status.success());
+    assert_eq!(json(&stdout), serde_json::json!({ "crash_point": 2.35 }));
+
+    let (out, stdout, _) = run(croupier(dir.path()).args([
+        "fair", "rtp", "--game", "roulette", "--params",
+        r#"{"bets":[{"type":"red","amount":100}]}"#, "--rounds", "100000",
+    ]));
+    assert!(out.status.success());
+    let sim = json(&stdout);
+    assert!((sim["theoretical_rtp"].as_f64().unwrap() - 36.0 / 37.0).abs() < 1e-12, "{sim}");
+    let [lo, hi] = [sim["interval_99_9"][0].as_f64().unwrap(), sim["interval_99_9"][1].as_f64().unwrap()];
+    assert!(lo < hi && lo <= sim["simulated_rtp"].as_f64().unwrap());
+
+    let (out, _, stderr) = run(croupier(dir.path()).args([
+        "fair", "verify", "--game", "poker", "--server-seed", "a", "--client-seed", "b", "--nonce", "0",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("poker"));
+    let (out, _, stderr) = run(croupier(dir.path()).args([
+        "fair", "verify", "--game", "dice", "--server-seed", "a", "--client-seed", "b", "--nonce", "0",
+        "--params", "{not json",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("--params"), "{stderr}");
+}
+
+/// `croupier serve` with no configuration starts a working platform, logs its
+/// URL as JSON, and drains on SIGTERM with exit code 0.
+#[test]
+fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = croupier(dir.path())
+        .arg("serve")
+        // Port 0: the only deviation from the defaults, so tests can run in parallel.
+        .env("CROUPIER_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve logs its URL before exiting").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+        if let Some(url) = entry["url"].as_str() {
+            break url.to_owned();
+        }
+    };
+    assert!(dir.path().join("data/croupier.db").exists(), "./data is the default data dir");
+    let body = http_get(&url, "/livez");
+    assert!(body.contains("\"ok\""), "{body}");
+    let body = http_get(&url, "/readyz");
+    assert!(body.contains("ready"), "{body}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
