@@ -5,11 +5,13 @@
 //! layer talks to these traits, and each backend crate implements them.
 
 pub mod error;
+pub mod games;
 pub mod money;
 pub mod ports;
 pub mod ratelimit;
 pub mod types;
 
 pub use error::{StoreError, StoreResult};
+pub use games::*;
 pub use money::{Currency, CurrencyCode, Money};
 pub use types::*;

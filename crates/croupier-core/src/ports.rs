@@ -6,6 +6,7 @@
 //! or not at all.
 
 use crate::error::StoreResult;
+use crate::games::*;
 use crate::money::CurrencyCode;
 use crate::types::*;
 use async_trait::async_trait;
@@ -88,9 +89,64 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
 }
 
+#[async_trait]
+pub trait GameStore: Send + Sync {
+    /// The player's active seed pair, created from `fresh` if there is none.
+    async fn active_seed_pair(
+        &self,
+        player_id: PlayerId,
+        fresh: NewSeedPair,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SeedPair>;
+    /// The active pair first, then revealed pairs, newest first.
+    async fn seed_pairs(&self, player_id: PlayerId, limit: u32) -> StoreResult<Vec<SeedPair>>;
+    /// Reveals the active pair (if any) and activates `next`. Refused with
+    /// `Conflict` while a mines round is open. Returns (revealed, new active).
+    async fn rotate_seed_pair(
+        &self,
+        player_id: PlayerId,
+        next: NewSeedPair,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Option<SeedPair>, SeedPair)>;
+    /// Reserves the next nonce, settles through `cmd.settle`, posts stake and
+    /// payout, writes the bet and its `bet.settled` event: one transaction.
+    async fn place_bet(&self, cmd: BetCommand) -> StoreResult<Idempotent<BetRecord>>;
+    async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>>;
+    /// A player's bets, newest first.
+    async fn bets(&self, player_id: PlayerId, query: BetQuery) -> StoreResult<Vec<BetRecord>>;
+    async fn game_overrides(&self) -> StoreResult<Vec<GameOverride>>;
+    /// Stores a game's overrides and records the change in the admin audit log.
+    async fn set_game_override(
+        &self,
+        game_override: GameOverride,
+        actor: PlayerId,
+        change: serde_json::Value,
+    ) -> StoreResult<()>;
+    /// Debits the stake, reserves a nonce and opens a round. `Conflict` if the
+    /// player already has an open round.
+    async fn open_mines(&self, cmd: OpenMinesCommand) -> StoreResult<MinesRound>;
+    async fn mines_round(
+        &self,
+        player_id: PlayerId,
+        round_id: &str,
+    ) -> StoreResult<Option<MinesRound>>;
+    /// Advances an open round by `decide` (reveal or cash-out), atomically;
+    /// a settling step pays out and writes the bet. `NotFound` if the round is
+    /// not the player's, `Conflict` if it is closed.
+    async fn mines_step(
+        &self,
+        player_id: PlayerId,
+        round_id: &str,
+        decide: MinesDecide,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(MinesRound, Option<BetRecord>)>;
+}
+
 /// Everything the platform needs from its relational store.
 #[async_trait]
-pub trait Store: PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore {
+pub trait Store:
+    PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore + GameStore
+{
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// Backend name for logs and metrics (e.g. "sqlite").

@@ -242,6 +242,9 @@ pub struct OutboxEvent {
 pub mod txn_kind {
     pub const FAUCET_CLAIM: &str = "faucet_claim";
     pub const ADMIN_ADJUSTMENT: &str = "admin_adjustment";
+    pub const BET: &str = "bet";
+    pub const MINES_STAKE: &str = "mines_stake";
+    pub const MINES_REFUND: &str = "mines_refund";
 }
 
 /// Event types written by the foundation.
@@ -249,6 +252,9 @@ pub mod event_type {
     pub const PLAYER_REGISTERED: &str = "player.registered";
     pub const WALLET_CLAIMED: &str = "wallet.claimed";
     pub const WALLET_ADJUSTED: &str = "wallet.adjusted";
+    pub const BET_SETTLED: &str = "bet.settled";
+    pub const SEEDS_ROTATED: &str = "fairness.seeds_rotated";
+    pub const GAME_UPDATED: &str = "game.updated";
 }
 
 /// System ledger accounts. They keep no balance row (DESIGN invariant 3: no row that

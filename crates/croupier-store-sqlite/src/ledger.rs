@@ -51,25 +51,7 @@ pub(crate) fn post_transaction(
         match leg {
             Leg::Wallet(player, amount) => {
                 let player = player.to_string();
-                let before: i64 = c
-                    .prepare_cached(
-                        "SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2",
-                    )
-                    .and_then(|mut s| s.query_row((&player, cur), |r| r.get(0)).optional())
-                    .map_err(internal)?
-                    .unwrap_or(0);
-                let after = before
-                    .checked_add(*amount)
-                    .ok_or_else(|| StoreError::Conflict("balance overflow".into()))?;
-                if after < 0 {
-                    return Err(StoreError::InsufficientFunds);
-                }
-                c.prepare_cached(
-                    "INSERT INTO wallets (player_id, currency, balance) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (player_id, currency) DO UPDATE SET balance = excluded.balance",
-                )
-                .and_then(|mut s| s.execute((&player, cur, after)))
-                .map_err(internal)?;
+                let after = apply_to_wallet(c, &player, cur, *amount)?;
                 c.prepare_cached(
                     "INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after)
                      VALUES (?1, 'wallet', ?2, ?3, ?4, ?5)",
@@ -88,6 +70,35 @@ pub(crate) fn post_transaction(
         }
     }
     Ok((txn_id, balances))
+}
+
+/// Adds `amount` to a wallet unless that would take it below zero; returns
+/// the new balance. The common case is one guarded UPDATE.
+fn apply_to_wallet(c: &Connection, player: &str, cur: &str, amount: i64) -> StoreResult<i64> {
+    let updated: Option<i64> = c
+        .prepare_cached(
+            "UPDATE wallets SET balance = balance + ?3
+             WHERE player_id = ?1 AND currency = ?2 AND balance + ?3 >= 0
+             RETURNING balance",
+        )
+        .and_then(|mut s| s.query_row((player, cur, amount), |r| r.get(0)).optional())
+        // Amounts are bounded far below i64 overflow by the API; were one to
+        // overflow, SQLite would produce a REAL that the STRICT column rejects.
+        .map_err(internal)?;
+    if let Some(balance) = updated {
+        return Ok(balance);
+    }
+    let exists = c
+        .prepare_cached("SELECT 1 FROM wallets WHERE player_id = ?1 AND currency = ?2")
+        .and_then(|mut s| s.exists((player, cur)))
+        .map_err(internal)?;
+    if exists || amount < 0 {
+        return Err(StoreError::InsufficientFunds);
+    }
+    c.prepare_cached("INSERT INTO wallets (player_id, currency, balance) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute((player, cur, amount)))
+        .map_err(internal)?;
+    Ok(amount)
 }
 
 fn player_exists(c: &Connection, id: PlayerId) -> StoreResult<bool> {

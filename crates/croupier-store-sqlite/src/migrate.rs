@@ -5,7 +5,10 @@ use crate::internal;
 use croupier_core::StoreResult;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_games.sql"),
+];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;
 

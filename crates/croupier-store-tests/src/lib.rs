@@ -29,6 +29,14 @@ checks!(
     idempotency_keys_replay_mismatch_and_lease,
     outbox_receives_one_event_per_change_in_order,
     concurrent_debits_never_overdraw,
+    seed_pairs_commit_rotate_and_reveal,
+    bets_reserve_nonces_settle_and_post_atomically,
+    refused_bets_change_nothing,
+    idempotent_bets_apply_once,
+    concurrent_bets_use_contiguous_unique_nonces,
+    bet_history_pages_newest_first,
+    mines_rounds_open_step_settle_and_cancel,
+    game_overrides_are_stored_and_audited,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.
@@ -406,4 +414,508 @@ pub async fn concurrent_debits_never_overdraw(store: Arc<dyn Store>) {
         vec![(chip(), 1_000 - 30 * ok)]
     );
     assert_audit_clean(&*store).await;
+}
+
+// ---- games -----------------------------------------------------------------
+
+fn seeds(tag: &str) -> NewSeedPair {
+    NewSeedPair {
+        server_seed: format!("server-{tag}"),
+        server_seed_hash: format!("hash-{tag}"),
+        client_seed: format!("client-{tag}"),
+    }
+}
+
+/// A stand-in game: even nonces pay double, odd ones lose. Records the draw.
+fn even_wins(stake: i64) -> Settle {
+    Box::new(move |d: Draw<'_>| {
+        let win = d.nonce % 2 == 0;
+        Ok(Outcome {
+            payout: if win { stake * 2 } else { 0 },
+            multiplier: if win { 200 } else { 0 },
+            win,
+            detail: serde_json::json!({ "nonce_seen": d.nonce, "seed": d.server_seed, "client": d.client_seed }),
+        })
+    })
+}
+
+fn bet_cmd(player: PlayerId, stake: i64) -> BetCommand {
+    BetCommand {
+        player_id: player,
+        game: "dice".into(),
+        currency: chip(),
+        stake,
+        params: serde_json::json!({ "target": 50 }),
+        now: now(),
+        first_seed: seeds("first"),
+        settle: even_wins(stake),
+        idempotency: None,
+    }
+}
+
+async fn funded(store: &dyn Store, name: &str, amount: i64) -> Player {
+    let p = new_player(store, name).await;
+    store
+        .claim(ClaimCommand {
+            player_id: p.id,
+            currency: chip(),
+            amount,
+            period: Duration::hours(1),
+            now: now(),
+        })
+        .await
+        .unwrap();
+    p
+}
+
+async fn place(store: &dyn Store, cmd: BetCommand) -> StoreResult<BetRecord> {
+    match store.place_bet(cmd).await? {
+        Idempotent::Done(b) => Ok(b),
+        Idempotent::Earlier(e) => panic!("unexpected earlier request {e:?}"),
+    }
+}
+
+pub async fn seed_pairs_commit_rotate_and_reveal(store: Arc<dyn Store>) {
+    let p = new_player(&*store, "seeder").await;
+    let a = store
+        .active_seed_pair(p.id, seeds("a"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.server_seed_hash.as_str(), a.nonce, a.revealed_at),
+        ("hash-a", 0, None)
+    );
+    let again = store
+        .active_seed_pair(p.id, seeds("zzz"), now())
+        .await
+        .unwrap();
+    assert_eq!(again, a, "an existing active pair is kept");
+    let (revealed, b) = store
+        .rotate_seed_pair(p.id, seeds("b"), now())
+        .await
+        .unwrap();
+    let revealed = revealed.unwrap();
+    assert_eq!(revealed.id, a.id);
+    assert!(revealed.revealed_at.is_some());
+    assert_eq!((b.client_seed.as_str(), b.nonce), ("client-b", 0));
+    let pairs = store.seed_pairs(p.id, 10).await.unwrap();
+    assert_eq!(
+        pairs.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![b.id, a.id],
+        "active first"
+    );
+    // Rotation with no active pair just creates one.
+    let q = new_player(&*store, "fresh-seeder").await;
+    let (none, c) = store
+        .rotate_seed_pair(q.id, seeds("c"), now())
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(c.server_seed_hash, "hash-c");
+}
+
+pub async fn bets_reserve_nonces_settle_and_post_atomically(store: Arc<dyn Store>) {
+    let p = funded(&*store, "bettor", 1_000).await;
+    let b0 = place(&*store, bet_cmd(p.id, 100)).await.unwrap();
+    assert_eq!(
+        (b0.nonce, b0.payout, b0.win, b0.balance),
+        (0, 200, true, 1_100)
+    );
+    assert_eq!(b0.outcome["nonce_seen"], 0);
+    assert_eq!(
+        b0.outcome["seed"], "server-first",
+        "settled with the active pair's seeds"
+    );
+    assert_eq!(b0.server_seed, None);
+    let b1 = place(&*store, bet_cmd(p.id, 100)).await.unwrap();
+    assert_eq!((b1.nonce, b1.payout, b1.balance), (1, 0, 1_000));
+    assert_eq!(
+        store
+            .active_seed_pair(p.id, seeds("x"), now())
+            .await
+            .unwrap()
+            .nonce,
+        2
+    );
+    assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 1_000)]);
+    let stored = store.bet(&b0.id).await.unwrap().unwrap();
+    assert_eq!(stored, b0);
+    // After rotation the bet shows its server seed.
+    store
+        .rotate_seed_pair(p.id, seeds("next"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .bet(&b0.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .server_seed
+            .as_deref(),
+        Some("server-first")
+    );
+    let b2 = place(&*store, bet_cmd(p.id, 100)).await.unwrap();
+    assert_eq!(
+        (b2.nonce, b2.client_seed.as_str()),
+        (0, "client-next"),
+        "nonce restarts on a new pair"
+    );
+    let entries = store.wallet_entries(p.id, chip(), 10, None).await.unwrap();
+    assert_eq!(entries[0].kind, txn_kind::BET);
+    assert_eq!(entries[0].reference.as_deref(), Some(b2.id.as_str()));
+    let report = assert_audit_clean(&*store).await;
+    // The player netted +100, -100, +100: the house is down 100.
+    assert_eq!(
+        report.currencies[0]
+            .system_accounts
+            .get(system_account::HOUSE),
+        Some(&-100)
+    );
+    let events: Vec<_> = store.outbox_after(0, 100).await.unwrap();
+    let settled: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == event_type::BET_SETTLED)
+        .collect();
+    assert_eq!(settled.len(), 3);
+    assert_eq!(settled[0].payload["bet_id"], b0.id);
+    assert!(store.bet("no-such-bet").await.unwrap().is_none());
+}
+
+pub async fn refused_bets_change_nothing(store: Arc<dyn Store>) {
+    let p = funded(&*store, "refused", 100).await;
+    let err = place(&*store, bet_cmd(p.id, 101)).await.unwrap_err();
+    assert!(matches!(err, StoreError::InsufficientFunds), "{err:?}");
+    // A settlement that fails (e.g. payout over the cap) rolls everything back.
+    let mut cmd = bet_cmd(p.id, 10);
+    cmd.settle = Box::new(|_| Err(StoreError::Conflict("payout over cap".into())));
+    assert!(matches!(
+        place(&*store, cmd).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let pair = store
+        .active_seed_pair(p.id, seeds("x"), now())
+        .await
+        .unwrap();
+    assert_eq!(pair.nonce, 0, "refused bets consume no nonce");
+    assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 100)]);
+    assert!(store
+        .bets(
+            p.id,
+            BetQuery {
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let ok = place(&*store, bet_cmd(p.id, 100)).await.unwrap();
+    assert_eq!(ok.nonce, 0);
+    assert_audit_clean(&*store).await;
+}
+
+fn idem(key: &str, fp: u8) -> IdempotentCommand {
+    IdempotentCommand {
+        scope: "player".into(),
+        key: key.into(),
+        fingerprint: [fp; 32],
+        render: Box::new(|b: &BetRecord| StoredResponse {
+            status: 201,
+            body: b.id.as_bytes().to_vec(),
+        }),
+    }
+}
+
+pub async fn idempotent_bets_apply_once(store: Arc<dyn Store>) {
+    let p = funded(&*store, "idem-bettor", 1_000).await;
+    let mut cmd = bet_cmd(p.id, 100);
+    cmd.idempotency = Some(idem("k1", 1));
+    let first = match store.place_bet(cmd).await.unwrap() {
+        Idempotent::Done(b) => b,
+        other => panic!("{other:?}"),
+    };
+    let mut again = bet_cmd(p.id, 100);
+    again.idempotency = Some(idem("k1", 1));
+    match store.place_bet(again).await.unwrap() {
+        Idempotent::Earlier(IdempotencyBegin::Replay(r)) => {
+            assert_eq!((r.status, r.body), (201, first.id.as_bytes().to_vec()))
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    let mut different = bet_cmd(p.id, 50);
+    different.idempotency = Some(idem("k1", 2));
+    assert!(matches!(
+        store.place_bet(different).await.unwrap(),
+        Idempotent::Earlier(IdempotencyBegin::Mismatch)
+    ));
+    assert_eq!(
+        store
+            .bets(
+                p.id,
+                BetQuery {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.balances(p.id).await.unwrap(), vec![(chip(), 1_100)]);
+    // The generic path sees the same record.
+    assert!(matches!(
+        store
+            .idempotency_begin("player", "k1", [1; 32], now(), Duration::seconds(30))
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay(_)
+    ));
+}
+
+pub async fn concurrent_bets_use_contiguous_unique_nonces(store: Arc<dyn Store>) {
+    let p = funded(&*store, "racer-bettor", 10_000).await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { place(&*store, bet_cmd(p.id, 10)).await.unwrap() })
+        })
+        .collect();
+    let bets: Vec<BetRecord> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut nonces: Vec<u64> = bets.iter().map(|b| b.nonce).collect();
+    nonces.sort_unstable();
+    assert_eq!(nonces, (0..100).collect::<Vec<_>>());
+    let paid: i64 = bets.iter().map(|b| b.payout - b.stake).sum();
+    assert_eq!(
+        store.balances(p.id).await.unwrap(),
+        vec![(chip(), 10_000 + paid)]
+    );
+    assert_audit_clean(&*store).await;
+}
+
+pub async fn bet_history_pages_newest_first(store: Arc<dyn Store>) {
+    let p = funded(&*store, "historian", 1_000).await;
+    let other = funded(&*store, "other-historian", 1_000).await;
+    let mut ids = vec![];
+    for i in 0..5 {
+        let mut cmd = bet_cmd(p.id, 10);
+        if i % 2 == 1 {
+            cmd.game = "limbo".into();
+        }
+        ids.push(place(&*store, cmd).await.unwrap().id);
+    }
+    place(&*store, bet_cmd(other.id, 10)).await.unwrap();
+    let q = |game: Option<&str>, limit, before: Option<String>| BetQuery {
+        game: game.map(Into::into),
+        limit,
+        before,
+    };
+    let page = store.bets(p.id, q(None, 3, None)).await.unwrap();
+    assert_eq!(
+        page.iter().map(|b| b.id.clone()).collect::<Vec<_>>(),
+        vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]
+    );
+    let rest = store
+        .bets(p.id, q(None, 3, Some(ids[2].clone())))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|b| b.id.clone()).collect::<Vec<_>>(),
+        vec![ids[1].clone(), ids[0].clone()]
+    );
+    let limbo = store.bets(p.id, q(Some("limbo"), 10, None)).await.unwrap();
+    assert_eq!(
+        limbo.iter().map(|b| b.id.clone()).collect::<Vec<_>>(),
+        vec![ids[3].clone(), ids[1].clone()]
+    );
+}
+
+fn open_cmd(p: PlayerId, stake: i64) -> OpenMinesCommand {
+    OpenMinesCommand {
+        player_id: p,
+        currency: chip(),
+        stake,
+        mines: 3,
+        now: now(),
+        first_seed: seeds("m"),
+    }
+}
+
+pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
+    let p = funded(&*store, "miner", 1_000).await;
+    let r = store.open_mines(open_cmd(p.id, 100)).await.unwrap();
+    assert_eq!(
+        (r.state, r.nonce, r.revealed.len()),
+        (MinesState::Open, 0, 0)
+    );
+    assert_eq!(
+        store.balances(p.id).await.unwrap(),
+        vec![(chip(), 900)],
+        "stake debited at open"
+    );
+    assert!(matches!(
+        store.open_mines(open_cmd(p.id, 100)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.rotate_seed_pair(p.id, seeds("r"), now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (r1, bet) = store
+        .mines_step(
+            p.id,
+            &r.id,
+            Box::new(|round, d| {
+                assert_eq!((round.mines, d.nonce, d.server_seed), (3, 0, "server-m"));
+                Ok(MinesStep::Safe { tile: 7 })
+            }),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(bet.is_none());
+    assert_eq!(r1.revealed, vec![7]);
+    let (r2, bet) = store
+        .mines_step(
+            p.id,
+            &r.id,
+            Box::new(|round, _| {
+                assert_eq!(round.revealed, vec![7]);
+                Ok(MinesStep::Settle(Outcome {
+                    payout: 113,
+                    multiplier: 113,
+                    win: true,
+                    detail: serde_json::json!({"cashout": true}),
+                }))
+            }),
+            now(),
+        )
+        .await
+        .unwrap();
+    let bet = bet.unwrap();
+    assert_eq!(
+        (r2.state, r2.bet_id.as_deref()),
+        (MinesState::Completed, Some(bet.id.as_str()))
+    );
+    assert_eq!(
+        (
+            bet.game.as_str(),
+            bet.stake,
+            bet.payout,
+            bet.balance,
+            bet.nonce
+        ),
+        ("mines", 100, 113, 1_013, 0)
+    );
+    assert_eq!(bet.params["revealed"], serde_json::json!([7]));
+    assert!(matches!(
+        store
+            .mines_step(
+                p.id,
+                &r.id,
+                Box::new(|_, _| Ok(MinesStep::Safe { tile: 1 })),
+                now()
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let stranger = new_player(&*store, "stranger").await;
+    assert!(matches!(
+        store
+            .mines_step(
+                stranger.id,
+                &r.id,
+                Box::new(|_, _| Ok(MinesStep::Safe { tile: 1 })),
+                now()
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store
+        .mines_round(stranger.id, &r.id)
+        .await
+        .unwrap()
+        .is_none());
+    // A second round: lost, then a third cancelled before any reveal.
+    let lost = store.open_mines(open_cmd(p.id, 100)).await.unwrap();
+    assert_eq!(lost.nonce, 1);
+    let (_, bet) = store
+        .mines_step(
+            p.id,
+            &lost.id,
+            Box::new(|_, _| {
+                Ok(MinesStep::Settle(Outcome {
+                    payout: 0,
+                    multiplier: 0,
+                    win: false,
+                    detail: serde_json::json!({}),
+                }))
+            }),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bet.unwrap().balance, 913);
+    let cancelled = store.open_mines(open_cmd(p.id, 100)).await.unwrap();
+    let (c, bet) = store
+        .mines_step(
+            p.id,
+            &cancelled.id,
+            Box::new(|_, _| Ok(MinesStep::Cancel)),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(bet.is_none());
+    assert_eq!(c.state, MinesState::Cancelled);
+    assert_eq!(
+        store.balances(p.id).await.unwrap(),
+        vec![(chip(), 913)],
+        "stake refunded"
+    );
+    assert!(
+        store.open_mines(open_cmd(p.id, 2_000)).await.is_err(),
+        "cannot stake more than the balance"
+    );
+    assert_audit_clean(&*store).await;
+}
+
+pub async fn game_overrides_are_stored_and_audited(store: Arc<dyn Store>) {
+    let admin = new_player(&*store, "game-admin").await;
+    assert!(store.game_overrides().await.unwrap().is_empty());
+    let o = GameOverride {
+        game: "dice".into(),
+        settings: serde_json::json!({ "enabled": false }),
+        updated_at: now(),
+    };
+    store
+        .set_game_override(o.clone(), admin.id, serde_json::json!({ "enabled": false }))
+        .await
+        .unwrap();
+    let o2 = GameOverride {
+        settings: serde_json::json!({ "enabled": true, "house_edge_bps": 200 }),
+        ..o.clone()
+    };
+    store
+        .set_game_override(
+            o2.clone(),
+            admin.id,
+            serde_json::json!({ "house_edge_bps": 200 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.game_overrides().await.unwrap(), vec![o2]);
+    let events = store.outbox_after(0, 100).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == event_type::GAME_UPDATED)
+            .count(),
+        2
+    );
 }
