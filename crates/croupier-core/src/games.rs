@@ -135,6 +135,9 @@ pub struct MinesRound {
     pub stake: i64,
     pub mines: u8,
     pub seed_pair_id: i64,
+    /// The pair's public commitment (rotation is refused while a round is open).
+    pub server_seed_hash: String,
+    pub client_seed: String,
     pub nonce: u64,
     /// Safe tiles revealed so far, in order.
     pub revealed: Vec<u8>,

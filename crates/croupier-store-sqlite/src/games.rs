@@ -329,8 +329,8 @@ fn bet_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<BetRecord>> {
     })())
 }
 
-const ROUND_COLUMNS: &str =
-    "id, player_id, currency, stake, mines, seed_pair_id, nonce, revealed, state, bet_id, created_at";
+const ROUND_COLUMNS: &str = "r.id, r.player_id, r.currency, r.stake, r.mines, r.seed_pair_id, r.nonce,
+     r.revealed, r.state, r.bet_id, r.created_at, s.server_seed_hash, s.client_seed";
 
 fn round_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<MinesRound>> {
     let player: String = r.get(1)?;
@@ -346,6 +346,7 @@ fn round_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<MinesRound>> {
         r.get::<_, Option<String>>(9)?,
         r.get::<_, i64>(10)?,
     );
+    let (server_seed_hash, client_seed) = (r.get::<_, String>(11)?, r.get::<_, String>(12)?);
     Ok((|| {
         Ok(MinesRound {
             id,
@@ -354,6 +355,8 @@ fn round_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<MinesRound>> {
             stake,
             mines: mines as u8,
             seed_pair_id: pair,
+            server_seed_hash,
+            client_seed,
             nonce: nonce as u64,
             revealed: serde_json::from_str(&revealed).map_err(internal)?,
             state: MinesState::parse(&state).ok_or_else(|| internal("bad round state"))?,
@@ -365,7 +368,8 @@ fn round_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<MinesRound>> {
 
 fn round(c: &Connection, player: &str, id: &str) -> StoreResult<Option<MinesRound>> {
     c.prepare_cached(&format!(
-        "SELECT {ROUND_COLUMNS} FROM mines_rounds WHERE id = ?1 AND player_id = ?2"
+        "SELECT {ROUND_COLUMNS} FROM mines_rounds r JOIN seed_pairs s ON s.id = r.seed_pair_id
+         WHERE r.id = ?1 AND r.player_id = ?2"
     ))
     .and_then(|mut s| s.query_row((id, player), round_from_row).optional())
     .map_err(internal)?
@@ -704,6 +708,8 @@ impl GameStore for SqliteStore {
                     stake: cmd.stake,
                     mines: cmd.mines,
                     seed_pair_id: pair.id,
+                    server_seed_hash: pair.server_seed_hash.clone(),
+                    client_seed: pair.client_seed.clone(),
                     nonce,
                     revealed: vec![],
                     state: MinesState::Open,
