@@ -150,6 +150,66 @@ impl GameParams {
             GameParams::Mines(p) => p.rtp(edge_bps),
         }
     }
+
+    /// The largest total payout (minor units) this bet can return for `stake`, at `edge_bps`:
+    /// the platform refuses a bet whose worst case exceeds its payout cap *before* drawing
+    /// the outcome (refusing after would let a player learn the outcome and retry).
+    ///
+    /// Exact: the maximum of [`play`]`(…).payout(stake_minor)` over every possible
+    /// outcome, with the same flooring and caps (roulette: the best of the 37 pockets,
+    /// scaled like [`Settlement::payout`] when the stake is not the bets' total). It fails
+    /// exactly when `play` would reject the parameters or the edge, except for mines,
+    /// where `{"mines": m}` alone is accepted (an interactive round has no plan yet) and
+    /// the bound is always the cash-out after every safe tile, whatever the plan. A
+    /// non-positive stake gives 0, like `payout`.
+    pub fn max_payout(&self, stake_minor: i64, edge_bps: u32) -> Result<i64, ParamError> {
+        let prepared = match self {
+            GameParams::Mines(p) => {
+                crate::check_edge(edge_bps)?;
+                p.validate_round()?;
+                return Ok(mines::max_multiplier(p.mines, edge_bps)?.payout(stake_minor));
+            }
+            _ => Prepared::new(self, edge_bps)?,
+        };
+        let top = match prepared {
+            Prepared::Dice { multiplier, .. } | Prepared::Flip { multiplier, .. } => multiplier,
+            Prepared::Limbo { target } => target,
+            Prepared::Roulette { bets, total } => {
+                return Ok((0..roulette::POCKETS)
+                    .map(|pocket| {
+                        proportional_payout(
+                            stake_minor,
+                            total,
+                            roulette::total_payout(&bets, pocket),
+                        )
+                    })
+                    .max()
+                    .unwrap_or(0));
+            }
+            Prepared::Plinko { rows, risk } => max_entry(plinko::table(rows, risk)),
+            Prepared::Keno { picks, risk, .. } => max_entry(keno::table(risk, picks)),
+            Prepared::Mines { mines, .. } => mines::max_multiplier(mines, edge_bps)?,
+        };
+        Ok(top.payout(stake_minor))
+    }
+}
+
+/// The largest entry of a payout table in hundredths.
+fn max_entry(table: &[u32]) -> Multiplier {
+    Multiplier::from_hundredths(table.iter().copied().max().unwrap_or(0) as u64)
+}
+
+/// Roulette's payout rule: the exact sum of the winning bets when the stake is the bets'
+/// total, otherwise that sum scaled to the stake (floored, saturating).
+fn proportional_payout(stake_minor: i64, total_amount: i64, total_payout: i64) -> i64 {
+    if stake_minor <= 0 {
+        0
+    } else if stake_minor == total_amount {
+        total_payout
+    } else {
+        let p = stake_minor as i128 * total_payout as i128 / total_amount as i128;
+        i64::try_from(p).unwrap_or(i64::MAX)
+    }
 }
 
 /// How a settlement turns a stake into a payout.
@@ -191,16 +251,7 @@ impl Settlement {
             PayoutRule::Proportional {
                 total_amount,
                 total_payout,
-            } => {
-                if stake_minor <= 0 {
-                    0
-                } else if stake_minor == total_amount {
-                    total_payout
-                } else {
-                    let p = stake_minor as i128 * total_payout as i128 / total_amount as i128;
-                    i64::try_from(p).unwrap_or(i64::MAX)
-                }
-            }
+            } => proportional_payout(stake_minor, total_amount, total_payout),
         }
     }
 }

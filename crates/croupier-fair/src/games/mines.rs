@@ -53,6 +53,12 @@ impl MinesParams {
         self.check(true)
     }
 
+    /// Validation for an interactive round: `mines` must be valid and any reveal fields
+    /// given must be consistent, but no plan is required.
+    pub(crate) fn validate_round(&self) -> Result<(), ParamError> {
+        self.check(false)
+    }
+
     fn check(&self, need_plan: bool) -> Result<(), ParamError> {
         check_mines(self.mines)?;
         let max = (TILES - self.mines) as usize;
@@ -211,6 +217,14 @@ pub fn cashout_multiplier(
         ));
     }
     mines_multiplier(mines, safe_reveals, edge_bps)
+}
+
+/// The largest cash-out with `mines` mines: after revealing every safe tile
+/// (`mines_multiplier(m, 25 − m)`, capped). `mines_multiplier` grows with the number of
+/// reveals, so no plan can pay more.
+pub(crate) fn max_multiplier(mines: u8, edge_bps: u32) -> Result<Multiplier, ParamError> {
+    check_mines(mines)?;
+    mines_multiplier(mines, TILES - mines, edge_bps)
 }
 
 /// RTP of "reveal k tiles then cash out": `P(survive k) · multiplier(k)`, exact.
