@@ -91,7 +91,11 @@ pub async fn verify_password(cfg: Argon2Config, password: String, stored: Option
         let hash = stored.unwrap_or_else(|| dummy_hash(cfg));
         // The cost parameters are read from the PHC string itself.
         let ok = PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         real && ok
     })
@@ -237,8 +241,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authed> {
             "Session expired; log in again",
         ));
     }
-    // Record activity at most once per touch interval, off the request path.
-    if now - last_seen > state.config.auth.touch_interval() {
+    // Record activity at most once per touch interval, off the request path;
+    // but at least twice per idle period, or an active session would expire.
+    if now - last_seen > state.config.auth.touch_interval().min(idle / 2) {
         cached
             .last_seen_ms
             .store(now.timestamp_millis(), Ordering::Relaxed);
@@ -304,8 +309,17 @@ mod tests {
         assert!(validate_username(&"x".repeat(33)).is_err());
         assert!(validate_username("bad name").is_err());
         assert!(validate_username("émile").is_err());
-        assert_eq!(validate_password("p", "short").unwrap_err().problem.code, "invalid_password");
-        assert_eq!(validate_password("p", "PassWord123").unwrap_err().problem.code, "common_password");
+        assert_eq!(
+            validate_password("p", "short").unwrap_err().problem.code,
+            "invalid_password"
+        );
+        assert_eq!(
+            validate_password("p", "PassWord123")
+                .unwrap_err()
+                .problem
+                .code,
+            "common_password"
+        );
         assert!(validate_password("p", "correct horse battery").is_ok());
         assert!(validate_password("p", &"x".repeat(129)).is_err());
     }

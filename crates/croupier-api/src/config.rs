@@ -148,10 +148,15 @@ impl ApiConfig {
                 return Err(format!("currencies[{i}].exponent: must be 0-8"));
             }
             if c.faucet_amount < 0 {
-                return Err(format!("currencies[{i}].faucet_amount: must not be negative"));
+                return Err(format!(
+                    "currencies[{i}].faucet_amount: must not be negative"
+                ));
             }
             if self.currencies[..i].iter().any(|o| o.code == c.code) {
-                return Err(format!("currencies[{i}].code: {} is configured twice", c.code));
+                return Err(format!(
+                    "currencies[{i}].code: {} is configured twice",
+                    c.code
+                ));
             }
         }
         let a = &self.auth;
@@ -160,15 +165,24 @@ impl ApiConfig {
             ("auth.session_absolute_secs", a.session_absolute_secs),
             ("auth.login_window_secs", a.login_window_secs),
             ("faucet.period_secs", self.faucet.period_secs),
-            ("http.idempotency_lease_secs", self.http.idempotency_lease_secs),
+            (
+                "http.idempotency_lease_secs",
+                self.http.idempotency_lease_secs,
+            ),
         ] {
             if v == 0 {
                 return Err(format!("{key}: must be greater than 0"));
             }
         }
         for (key, v) in [
-            ("auth.login_failures_per_account_ip", a.login_failures_per_account_ip),
-            ("auth.login_failures_per_account", a.login_failures_per_account),
+            (
+                "auth.login_failures_per_account_ip",
+                a.login_failures_per_account_ip,
+            ),
+            (
+                "auth.login_failures_per_account",
+                a.login_failures_per_account,
+            ),
             ("auth.login_failures_per_ip", a.login_failures_per_ip),
         ] {
             if v == 0 {
@@ -181,9 +195,7 @@ impl ApiConfig {
                     .into(),
             );
         }
-        a.argon2
-            .hasher()
-            .map_err(|e| format!("auth.argon2: {e}"))?;
+        a.argon2.hasher().map_err(|e| format!("auth.argon2: {e}"))?;
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
         }

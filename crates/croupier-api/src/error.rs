@@ -33,7 +33,8 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub problem: Problem,
+    /// Boxed: errors travel in every handler's `Result`, so keep them small.
+    pub problem: Box<Problem>,
     pub retry_after: Option<u64>,
 }
 
@@ -41,7 +42,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, title: impl Into<String>) -> Self {
         Self {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("urn:croupier:problem:{code}"),
                 title: title.into(),
                 status: status.as_u16(),
@@ -49,7 +50,7 @@ impl ApiError {
                 detail: None,
                 field: None,
                 extra: Default::default(),
-            },
+            }),
             retry_after: None,
         }
     }
@@ -79,17 +80,29 @@ impl ApiError {
 
     /// 422 for a well-formed request whose field value is not acceptable.
     pub fn invalid(field: &str, code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid request field")
-            .field(field)
-            .detail(detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Invalid request field",
+        )
+        .field(field)
+        .detail(detail)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed for your role")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not allowed for your role",
+        )
     }
 
     pub fn not_found(code: &str, title: &str) -> Self {

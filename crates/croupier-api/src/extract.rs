@@ -15,40 +15,66 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                let mime = ct.split(';').next().unwrap_or("").trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Expected Content-Type: application/json",
-            ));
+        if !is_json(&req) {
+            return Err(unsupported_media_type());
         }
         let bytes = collect_limited(req).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
+/// The raw body of a JSON request, for handlers that also need its bytes
+/// (idempotency fingerprints) or accept an empty body. A non-empty body must
+/// be declared JSON (415 otherwise); over the limit is 413.
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = collect_limited(req).await?;
+        if !bytes.is_empty() && !json {
+            return Err(unsupported_media_type());
+        }
+        Ok(JsonBytes(bytes))
+    }
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let mime = ct.split(';').next().unwrap_or("").trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Expected Content-Type: application/json",
+    )
+}
+
 /// Deserializes `bytes`, turning serde's error into a problem naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
         use serde_json::error::Category;
         match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON body")
-                    .detail(msg)
-            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Malformed JSON body",
+            )
+            .detail(msg),
             Category::Data => {
                 // serde names unknown and missing fields in backticks. The path
                 // already ends at an unknown field, but stops at a missing
@@ -61,12 +87,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 } else {
                     ("invalid_field", path_or_body(&path))
                 };
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid request body")
-                    .field(field)
-                    .detail(strip_position(&msg))
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    code,
+                    "Invalid request body",
+                )
+                .field(field)
+                .detail(strip_position(&msg))
             }
         }
-    })
+    })?;
+    // Like `serde_json::from_slice`: nothing but whitespace may follow the value.
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "Malformed JSON body",
+        )
+        .detail(e.to_string())
+    })?;
+    Ok(value)
 }
 
 fn backticked(msg: &str) -> Option<&str> {
@@ -110,8 +150,10 @@ pub(crate) mod bytes_ext {
         match Bytes::from_request(req, &()).await {
             Ok(b) => Ok(b),
             Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-            Err(rej) => Err(ApiError::new(rej.status(), "bad_body", "Cannot read request body")
-                .detail(rej.body_text())),
+            Err(rej) => Err(
+                ApiError::new(rej.status(), "bad_body", "Cannot read request body")
+                    .detail(rej.body_text()),
+            ),
         }
     }
 
@@ -121,6 +163,70 @@ pub(crate) mod bytes_ext {
             "payload_too_large",
             "Request body is too large",
         )
+    }
+}
+
+/// Like `axum::extract::Query`, with a problem+json rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "Malformed query string",
+                )
+                .detail(e.body_text())
+            })
+    }
+}
+
+/// Like `axum::extract::Path`, with a problem+json rejection (e.g. a segment
+/// that is not valid UTF-8 once percent-decoded).
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| {
+                ApiError::new(e.status(), "invalid_path", "Malformed path parameter")
+                    .detail(e.body_text())
+            })
+    }
+}
+
+/// The TCP peer, when the server was started with connect info.
+pub struct PeerAddr(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }
 
@@ -168,45 +274,9 @@ mod tests {
             err(r#"{"name":"a","inner":{"amount":1,"x":1}}"#),
             (422, "unknown_field".into(), Some("inner.x".into()))
         );
-        assert_eq!(err("[]"), (422, "invalid_field".into(), Some("body".into())));
-    }
-}
-
-/// Like `axum::extract::Query`, with a problem+json rejection.
-pub struct ApiQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "Malformed query string")
-                    .detail(e.body_text())
-            })
-    }
-}
-
-/// The TCP peer, when the server was started with connect info.
-pub struct PeerAddr(pub Option<std::net::SocketAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        assert_eq!(
+            err("[]"),
+            (422, "invalid_field".into(), Some("body".into()))
+        );
     }
 }

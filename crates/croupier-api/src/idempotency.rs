@@ -27,7 +27,10 @@ pub async fn idempotency(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return Ok(next.run(req).await);
     }
     let Some(key) = req.headers().get(HEADER) else {

@@ -47,7 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/password", post(routes::auth::change_password))
         .route("/v1/me", get(routes::auth::me))
         .route("/v1/wallets", get(routes::wallets::list))
-        .route("/v1/wallets/{currency}/claims", post(routes::wallets::claim))
+        .route(
+            "/v1/wallets/{currency}/claims",
+            post(routes::wallets::claim),
+        )
         .route(
             "/v1/wallets/{currency}/transactions",
             get(routes::wallets::transactions),

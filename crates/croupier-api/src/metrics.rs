@@ -19,8 +19,8 @@ pub fn handle() -> PrometheusHandle {
                 .set_buckets_for_metric(
                     Matcher::Full(LATENCY.into()),
                     &[
-                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                        2.5, 5.0,
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0,
                     ],
                 )
                 .expect("valid buckets")

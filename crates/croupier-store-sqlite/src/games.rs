@@ -11,9 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 const PAIR_COLUMNS: &str =
     "id, player_id, server_seed, server_seed_hash, client_seed, nonce, created_at, revealed_at";
 
-fn pair_from_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(i64, String, String, String, String, i64, i64, Option<i64>)> {
+fn pair_from_row(r: &Row<'_>) -> rusqlite::Result<PairRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -329,7 +327,8 @@ fn bet_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<BetRecord>> {
     })())
 }
 
-const ROUND_COLUMNS: &str = "r.id, r.player_id, r.currency, r.stake, r.mines, r.seed_pair_id, r.nonce,
+const ROUND_COLUMNS: &str =
+    "r.id, r.player_id, r.currency, r.stake, r.mines, r.seed_pair_id, r.nonce,
      r.revealed, r.state, r.bet_id, r.created_at, s.server_seed_hash, s.client_seed";
 
 fn round_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<MinesRound>> {

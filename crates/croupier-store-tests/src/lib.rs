@@ -429,7 +429,7 @@ fn seeds(tag: &str) -> NewSeedPair {
 /// A stand-in game: even nonces pay double, odd ones lose. Records the draw.
 fn even_wins(stake: i64) -> Settle {
     Box::new(move |d: Draw<'_>| {
-        let win = d.nonce % 2 == 0;
+        let win = d.nonce.is_multiple_of(2);
         Ok(Outcome {
             payout: if win { stake * 2 } else { 0 },
             multiplier: if win { 200 } else { 0 },

@@ -55,7 +55,10 @@ fn every_subcommand_explains_itself() {
     ] {
         let (out, stdout, _) = run(croupier(dir.path()).args(&args));
         assert!(out.status.success(), "{args:?}");
-        assert!(stdout.contains(expect), "{args:?} help lacks {expect}:\n{stdout}");
+        assert!(
+            stdout.contains(expect),
+            "{args:?} help lacks {expect}:\n{stdout}"
+        );
     }
 }
 
@@ -70,17 +73,20 @@ fn bad_configuration_fails_at_start_naming_the_key() {
 
     let file = dir.path().join("c.toml");
     std::fs::write(&file, "listen = \"not-an-address\"\n").unwrap();
-    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    let (out, _, stderr) =
+        run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("listen"), "{stderr}");
 
     std::fs::write(&file, "[auth]\nsesion_idle_secs = 5\n").unwrap();
-    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    let (out, _, stderr) =
+        run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("sesion_idle_secs"), "{stderr}");
 
     std::fs::write(&file, "[auth.argon2]\nmemory_kib = 1024\n").unwrap();
-    let (out, _, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    let (out, _, stderr) =
+        run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("auth.argon2"), "{stderr}");
 
@@ -95,9 +101,10 @@ fn layers_apply_in_order_and_values_can_come_from_files() {
     let file = dir.path().join("c.toml");
     std::fs::write(&file, "data_dir = \"from-file\"\n").unwrap();
     // File alone.
-    let (out, stdout, stderr) = run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
+    let (out, stdout, stderr) =
+        run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(json(&stdout)["schema_version"], 1);
+    assert_eq!(json(&stdout)["schema_version"], croupier_store_sqlite::LATEST_VERSION);
     assert!(dir.path().join("from-file/croupier.db").exists());
     // Environment beats the file.
     let (out, _, _) = run(croupier(dir.path())
@@ -133,8 +140,16 @@ fn admin_create_user_and_ledger_audit() {
     std::fs::write(&pw, "a very good passphrase\n").unwrap();
     let create = |name: &str, role: &str| {
         run(croupier(dir.path()).args([
-            "admin", "create-user", "--username", name, "--password-file", pw.to_str().unwrap(),
-            "--role", role, "--data-dir", "d",
+            "admin",
+            "create-user",
+            "--username",
+            name,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--role",
+            role,
+            "--data-dir",
+            "d",
         ]))
     };
     let (out, stdout, stderr) = create("root", "admin");
@@ -169,7 +184,13 @@ fn admin_create_user_and_ledger_audit() {
     assert_eq!(out.status.code(), Some(1));
     let report = json(&stdout);
     assert_eq!(report["ok"], false);
-    assert!(report["problems"][0].as_str().unwrap().contains("postings sum"), "{report}");
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("postings sum"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -177,51 +198,110 @@ fn fair_commands_reproduce_the_public_vectors() {
     let dir = tempfile::tempdir().unwrap();
     let verify = |game: &str, nonce: &str, params: &str| {
         let (out, stdout, stderr) = run(croupier(dir.path()).args([
-            "fair", "verify", "--game", game, "--server-seed", "server seed",
-            "--client-seed", "client seed", "--nonce", nonce, "--params", params,
+            "fair",
+            "verify",
+            "--game",
+            game,
+            "--server-seed",
+            "server seed",
+            "--client-seed",
+            "client seed",
+            "--nonce",
+            nonce,
+            "--params",
+            params,
         ]));
         assert!(out.status.success(), "{game}: {stderr}");
         json(&stdout)
     };
-    assert_eq!(verify("dice", "1", "{}"), serde_json::json!({ "roll": 74.67 }));
-    assert_eq!(verify("limbo", "3", "{}"), serde_json::json!({ "multiplier": 4.28 }));
-    assert_eq!(verify("roulette", "2", "{}"), serde_json::json!({ "pocket": 19 }));
-    assert_eq!(verify("plinko", "2", r#"{"rows":8,"risk":"low"}"#)["slot"], 2);
+    assert_eq!(
+        verify("dice", "1", "{}"),
+        serde_json::json!({ "roll": 74.67 })
+    );
+    assert_eq!(
+        verify("limbo", "3", "{}"),
+        serde_json::json!({ "multiplier": 4.28 })
+    );
+    assert_eq!(
+        verify("roulette", "2", "{}"),
+        serde_json::json!({ "pocket": 19 })
+    );
+    assert_eq!(
+        verify("plinko", "2", r#"{"rows":8,"risk":"low"}"#)["slot"],
+        2
+    );
     assert_eq!(
         verify("keno", "1", "{}"),
         serde_json::json!({ "drawn": [30, 26, 10, 37, 22, 35, 25, 24, 39, 4] })
     );
-    assert_eq!(verify("mines", "1", r#"{"mines":3}"#), serde_json::json!({ "mines": [18, 15, 5] }));
+    assert_eq!(
+        verify("mines", "1", r#"{"mines":3}"#),
+        serde_json::json!({ "mines": [18, 15, 5] })
+    );
     assert_eq!(
         verify("flip", "1", r#"{"count":5}"#),
         serde_json::json!({ "flips": ["heads", "heads", "tails", "heads", "heads"] })
     );
     let (out, stdout, _) = run(croupier(dir.path()).args([
-        "fair", "crash",
-        "--game-hash", "5844bf329a6334074778ab8a5f0960e24f9eec43f83bbd98ac0a9f8bcd87184e",
-        "--salt", "0000000000000000001b34dc6a1e86083f95500b096231436e9b25cbdd0075c4",
+        "fair",
+        "crash",
+        "--game-hash",
+        "5844bf329a6334074778ab8a5f0960e24f9eec43f83bbd98ac0a9f8bcd87184e",
+        "--salt",
+        "0000000000000000001b34dc6a1e86083f95500b096231436e9b25cbdd0075c4",
     ]));
     assert!(out.status.success());
     assert_eq!(json(&stdout), serde_json::json!({ "crash_point": 2.35 }));
 
     let (out, stdout, _) = run(croupier(dir.path()).args([
-        "fair", "rtp", "--game", "roulette", "--params",
-        r#"{"bets":[{"type":"red","amount":100}]}"#, "--rounds", "100000",
+        "fair",
+        "rtp",
+        "--game",
+        "roulette",
+        "--params",
+        r#"{"bets":[{"type":"red","amount":100}]}"#,
+        "--rounds",
+        "100000",
     ]));
     assert!(out.status.success());
     let sim = json(&stdout);
-    assert!((sim["theoretical_rtp"].as_f64().unwrap() - 36.0 / 37.0).abs() < 1e-12, "{sim}");
-    let [lo, hi] = [sim["interval_99_9"][0].as_f64().unwrap(), sim["interval_99_9"][1].as_f64().unwrap()];
+    assert!(
+        (sim["theoretical_rtp"].as_f64().unwrap() - 36.0 / 37.0).abs() < 1e-12,
+        "{sim}"
+    );
+    let [lo, hi] = [
+        sim["interval_99_9"][0].as_f64().unwrap(),
+        sim["interval_99_9"][1].as_f64().unwrap(),
+    ];
     assert!(lo < hi && lo <= sim["simulated_rtp"].as_f64().unwrap());
 
     let (out, _, stderr) = run(croupier(dir.path()).args([
-        "fair", "verify", "--game", "poker", "--server-seed", "a", "--client-seed", "b", "--nonce", "0",
+        "fair",
+        "verify",
+        "--game",
+        "poker",
+        "--server-seed",
+        "a",
+        "--client-seed",
+        "b",
+        "--nonce",
+        "0",
     ]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("poker"));
     let (out, _, stderr) = run(croupier(dir.path()).args([
-        "fair", "verify", "--game", "dice", "--server-seed", "a", "--client-seed", "b", "--nonce", "0",
-        "--params", "{not json",
+        "fair",
+        "verify",
+        "--game",
+        "dice",
+        "--server-seed",
+        "a",
+        "--client-seed",
+        "b",
+        "--nonce",
+        "0",
+        "--params",
+        "{not json",
     ]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("--params"), "{stderr}");
@@ -242,13 +322,20 @@ fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("serve logs its URL before exiting").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+        let line = lines
+            .next()
+            .expect("serve logs its URL before exiting")
+            .unwrap();
+        let entry: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
         if let Some(url) = entry["url"].as_str() {
             break url.to_owned();
         }
     };
-    assert!(dir.path().join("data/croupier.db").exists(), "./data is the default data dir");
+    assert!(
+        dir.path().join("data/croupier.db").exists(),
+        "./data is the default data dir"
+    );
     let body = http_get(&url, "/livez");
     assert!(body.contains("\"ok\""), "{body}");
     let body = http_get(&url, "/readyz");
@@ -259,7 +346,10 @@ fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
@@ -269,7 +359,11 @@ fn http_get(base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");

@@ -2,9 +2,9 @@
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -48,19 +48,19 @@ pub struct AdjustmentResponse {
 pub async fn adjust(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
-    Path(player_id): Path<String>,
+    ApiPath(player_id): ApiPath<String>,
     ApiJson(body): ApiJson<AdjustmentRequest>,
 ) -> ApiResult<impl IntoResponse> {
     me.require(Role::Admin)?;
-    let player_id: PlayerId = player_id
-        .parse()
-        .map_err(|_| player_not_found())?;
+    let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
     let currency = state
         .config
         .currency(&body.currency)
-        .ok_or_else(|| ApiError::invalid("currency", "unknown_currency", "currency is not configured"))?
+        .ok_or_else(|| {
+            ApiError::invalid("currency", "unknown_currency", "currency is not configured")
+        })?
         .code;
-    if body.amount == 0 || body.amount.abs() > MAX_ADJUSTMENT {
+    if body.amount == 0 || body.amount.unsigned_abs() > MAX_ADJUSTMENT as u64 {
         return Err(ApiError::invalid(
             "amount",
             "invalid_amount",
@@ -69,7 +69,11 @@ pub async fn adjust(
     }
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid("reason", "invalid_reason", "reason must be 1-500 characters"));
+        return Err(ApiError::invalid(
+            "reason",
+            "invalid_reason",
+            "reason must be 1-500 characters",
+        ));
     }
     let receipt = state
         .store

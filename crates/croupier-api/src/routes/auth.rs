@@ -3,8 +3,8 @@
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::state::AppState;
 use crate::extract::PeerAddr;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -130,9 +130,18 @@ pub async fn login(
     // Bounded so a huge username cannot bloat the limiter's keys.
     let user: String = user.chars().take(64).collect();
     let keys = [
-        (format!("login:pair:{user}:{ip}"), Quota::new(cfg.login_failures_per_account_ip, window)),
-        (format!("login:acct:{user}"), Quota::new(cfg.login_failures_per_account, window)),
-        (format!("login:ip:{ip}"), Quota::new(cfg.login_failures_per_ip, window)),
+        (
+            format!("login:pair:{user}:{ip}"),
+            Quota::new(cfg.login_failures_per_account_ip, window),
+        ),
+        (
+            format!("login:acct:{user}"),
+            Quota::new(cfg.login_failures_per_account, window),
+        ),
+        (
+            format!("login:ip:{ip}"),
+            Quota::new(cfg.login_failures_per_ip, window),
+        ),
     ];
     for (key, quota) in &keys {
         if let RateDecision::Limited { retry_after } = state.limiter.peek(key, *quota).await {
@@ -195,7 +204,10 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
 ) -> ApiResult<StatusCode> {
-    let revoked = state.store.revoke_player_sessions(me.player.id, None).await?;
+    let revoked = state
+        .store
+        .revoke_player_sessions(me.player.id, None)
+        .await?;
     for h in revoked.iter().chain([&me.token_hash]) {
         state.sessions.invalidate(h);
     }
@@ -248,6 +260,11 @@ pub async fn me(Extension(me): Extension<Authed>) -> Json<Me> {
     Json(Me {
         player_id: me.player.id.to_string(),
         username: me.player.username,
-        roles: me.player.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        roles: me
+            .player
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
     })
 }

@@ -3,9 +3,9 @@
 use crate::auth::Authed;
 use crate::config::CurrencyConfig;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -57,10 +57,9 @@ pub struct PageQuery {
 }
 
 pub fn configured_currency<'a>(state: &'a AppState, code: &str) -> ApiResult<&'a CurrencyConfig> {
-    state
-        .config
-        .currency(code)
-        .ok_or_else(|| ApiError::not_found("unknown_currency", "Unknown currency").field("currency"))
+    state.config.currency(code).ok_or_else(|| {
+        ApiError::not_found("unknown_currency", "Unknown currency").field("currency")
+    })
 }
 
 /// Balances of every configured currency (0 if never used).
@@ -98,7 +97,7 @@ pub async fn list(
 pub async fn claim(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
-    Path(currency): Path<String>,
+    ApiPath(currency): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let cur = configured_currency(&state, &currency)?;
     if cur.faucet_amount == 0 {
@@ -140,15 +139,13 @@ pub fn page_params(q: &PageQuery, max: u32) -> ApiResult<(u32, Option<i64>)> {
                 ApiError::invalid("limit", "invalid_limit", format!("limit must be 1-{max}"))
             })?,
     };
-    let cursor = match &q.cursor {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or_else(|| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?,
-        ),
-    };
+    let cursor =
+        match &q.cursor {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
+                ApiError::invalid("cursor", "invalid_cursor", "malformed cursor")
+            })?),
+        };
     Ok((limit.min(max), cursor))
 }
 
@@ -163,7 +160,7 @@ pub fn page_params(q: &PageQuery, max: u32) -> ApiResult<(u32, Option<i64>)> {
 pub async fn transactions(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
-    Path(currency): Path<String>,
+    ApiPath(currency): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<TransactionPage>> {
     let cur = configured_currency(&state, &currency)?.code;

@@ -90,7 +90,11 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
@@ -122,7 +126,12 @@ impl TestApp {
     /// Registers `username` and logs in; returns (player_id, token).
     pub async fn player(&self, username: &str) -> (String, String) {
         let r = self.register(username).await;
-        assert_eq!(r.status, StatusCode::CREATED, "register {username}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "register {username}: {:?}",
+            r.body
+        );
         let id = r.body["player_id"].as_str().unwrap().to_owned();
         let l = self.login(username, PASSWORD).await;
         assert_eq!(l.status, StatusCode::OK, "login {username}: {:?}", l.body);
@@ -150,12 +159,100 @@ impl TestApp {
             .expect("create user");
         let l = self.login(username, PASSWORD).await;
         assert_eq!(l.status, StatusCode::OK, "{:?}", l.body);
-        (p.id.to_string(), l.body["token"].as_str().unwrap().to_owned())
+        (
+            p.id.to_string(),
+            l.body["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub async fn audit(&self, admin_token: &str) -> Value {
         let r = self.get("/v1/admin/ledger/audit", admin_token).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         r.body
+    }
+}
+
+impl TestApp {
+    /// A request builder for `path`, for tests that need custom headers or raw bodies.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{}", self.base, path))
+    }
+
+    /// Sends a prepared request and reduces the response like [`TestApp::call`].
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The caller's balance in `currency` as listed by `GET /v1/wallets`.
+    pub async fn balance(&self, token: &str, currency: &str) -> i64 {
+        let r = self.get("/v1/wallets", token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+            .as_array()
+            .expect("wallet list")
+            .iter()
+            .find(|w| w["currency"] == currency)
+            .unwrap_or_else(|| panic!("{currency} not listed: {:?}", r.body))["balance"]
+            .as_i64()
+            .expect("integer balance")
+    }
+
+    /// Every transaction of the caller's `currency` wallet, newest first,
+    /// walking all pages of `limit` items.
+    pub async fn all_transactions(&self, token: &str, currency: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/wallets/{currency}/transactions?limit={limit}&cursor={c}"),
+                None => format!("/v1/wallets/{currency}/transactions?limit={limit}"),
+            };
+            let r = self.get(&path, token).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+            let page = r.body["items"].as_array().expect("items").clone();
+            assert!(
+                page.len() <= limit as usize,
+                "page larger than limit: {:?}",
+                r.body
+            );
+            items.extend(page);
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        items
+    }
+
+    /// `POST /v1/admin/players/{player_id}/adjustments` of `amount` CHIP.
+    pub async fn adjust(
+        &self,
+        admin_token: &str,
+        player_id: &str,
+        amount: i64,
+        key: Option<&str>,
+    ) -> Resp {
+        self.call(
+            Method::POST,
+            &format!("/v1/admin/players/{player_id}/adjustments"),
+            Some(admin_token),
+            key,
+            Some(json!({ "currency": "CHIP", "amount": amount, "reason": "test adjustment" })),
+        )
+        .await
     }
 }
