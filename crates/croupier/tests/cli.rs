@@ -104,7 +104,10 @@ fn layers_apply_in_order_and_values_can_come_from_files() {
     let (out, stdout, stderr) =
         run(croupier(dir.path()).args(["--config", file.to_str().unwrap(), "migrate"]));
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(json(&stdout)["schema_version"], croupier_store_sqlite::LATEST_VERSION);
+    assert_eq!(
+        json(&stdout)["schema_version"],
+        croupier_store_sqlite::LATEST_VERSION
+    );
     assert!(dir.path().join("from-file/croupier.db").exists());
     // Environment beats the file.
     let (out, _, _) = run(croupier(dir.path())
