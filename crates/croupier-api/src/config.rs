@@ -13,6 +13,7 @@ pub struct ApiConfig {
     pub faucet: FaucetConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub games: crate::catalog::GamesConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +79,7 @@ impl Default for ApiConfig {
             faucet: FaucetConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            games: Default::default(),
         }
     }
 }
@@ -196,6 +198,8 @@ impl ApiConfig {
             );
         }
         a.argon2.hasher().map_err(|e| format!("auth.argon2: {e}"))?;
+        let codes: Vec<_> = self.currencies.iter().map(|c| c.code).collect();
+        self.games.validate(&codes)?;
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
         }

@@ -14,7 +14,7 @@ use crate::extract::bytes_ext::too_large;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use croupier_core::{IdempotencyBegin, StoredResponse};
@@ -33,22 +33,9 @@ pub async fn idempotency(
     ) {
         return Ok(next.run(req).await);
     }
-    let Some(key) = req.headers().get(HEADER) else {
+    let Some(key) = key_from(req.headers())? else {
         return Ok(next.run(req).await);
     };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1-255 visible ASCII characters",
-            )
-            .field("Idempotency-Key")
-        })?
-        .to_owned();
     let scope = req
         .extensions()
         .get::<Authed>()
@@ -59,40 +46,15 @@ pub async fn idempotency(
     let bytes = axum::body::to_bytes(body, state.config.http.body_limit_bytes)
         .await
         .map_err(|_| too_large())?;
-    let mut h = Sha256::new();
-    h.update(parts.method.as_str());
-    h.update([0]);
-    h.update(parts.uri.path());
-    h.update([0]);
-    h.update(parts.uri.query().unwrap_or(""));
-    h.update([0]);
-    h.update(&bytes);
-    let fingerprint: [u8; 32] = h.finalize().into();
+    let fingerprint = fingerprint(&parts.method, &parts.uri, &bytes);
 
     let lease = chrono::Duration::seconds(state.config.http.idempotency_lease_secs as i64);
     let begin = state
         .store
         .idempotency_begin(&scope, &key, fingerprint, chrono::Utc::now(), lease)
         .await?;
-    match begin {
-        IdempotencyBegin::Started => {}
-        IdempotencyBegin::Replay(stored) => return Ok(replay(stored)),
-        IdempotencyBegin::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request",
-            )
-            .field("Idempotency-Key"))
-        }
-        IdempotencyBegin::InProgress => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_in_progress",
-                "A request with this Idempotency-Key is still being processed",
-            )
-            .retry_after(1))
-        }
+    if !matches!(begin, IdempotencyBegin::Started) {
+        return answer_earlier(begin);
     }
 
     let resp = next
@@ -126,6 +88,58 @@ pub async fn idempotency(
         tracing::error!(error = %e, "cannot store idempotent response");
     }
     Ok(Response::from_parts(rparts, Body::from(rbytes)))
+}
+
+/// The `Idempotency-Key` header, if any: 1–255 visible ASCII characters (400 otherwise).
+pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(key) = headers.get(HEADER) else {
+        return Ok(None);
+    };
+    key.to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            )
+            .field("Idempotency-Key")
+        })
+}
+
+/// What identifies "the same request": method, path, query and body.
+pub fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(method.as_str());
+    h.update([0]);
+    h.update(uri.path());
+    h.update([0]);
+    h.update(uri.query().unwrap_or(""));
+    h.update([0]);
+    h.update(body);
+    h.finalize().into()
+}
+
+/// The answer to a request whose key was seen before.
+pub fn answer_earlier(earlier: IdempotencyBegin) -> Result<Response, ApiError> {
+    match earlier {
+        IdempotencyBegin::Replay(stored) => Ok(replay(stored)),
+        IdempotencyBegin::Mismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request",
+        )
+        .field("Idempotency-Key")),
+        IdempotencyBegin::InProgress => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still being processed",
+        )
+        .retry_after(1)),
+        IdempotencyBegin::Started => Err(ApiError::internal()),
+    }
 }
 
 fn replay(stored: StoredResponse) -> Response {

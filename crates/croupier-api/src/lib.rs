@@ -2,6 +2,7 @@
 //! document. Handlers talk to the ports in `croupier-core`; no SQL here.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -35,7 +36,12 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/v1/auth/register", post(routes::auth::register))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
-        .route("/v1/auth/login", post(routes::auth::login));
+        .route("/v1/auth/login", post(routes::auth::login))
+        .route("/v1/games", get(routes::games::list))
+        .route("/v1/fairness/verify", post(routes::fairness::verify));
+
+    // Bets record their Idempotency-Key inside the bet's own transaction.
+    let bets = Router::new().route("/v1/games/{game}/bets", post(routes::games::place_bet));
 
     // Logout revokes the very token a replay would need, and login's answer is
     // a secret: neither goes through Idempotency-Key (both are safe to retry).
@@ -60,8 +66,28 @@ pub fn router(state: AppState) -> Router {
             post(routes::admin::adjust),
         )
         .route("/v1/admin/ledger/audit", get(routes::admin::audit))
+        .route(
+            "/v1/admin/games/{game}",
+            axum::routing::patch(routes::games::patch),
+        )
+        .route("/v1/fairness/seeds", get(routes::fairness::seeds))
+        .route("/v1/fairness/seeds/rotate", post(routes::fairness::rotate))
+        .route("/v1/bets", get(routes::bets::list))
+        .route("/v1/bets/recent", get(routes::bets::recent))
+        .route("/v1/bets/{bet_id}", get(routes::bets::get))
+        .route("/v1/games/mines/rounds", post(routes::mines::open))
+        .route("/v1/games/mines/rounds/{round_id}", get(routes::mines::get))
+        .route(
+            "/v1/games/mines/rounds/{round_id}/reveal",
+            post(routes::mines::reveal),
+        )
+        .route(
+            "/v1/games/mines/rounds/{round_id}/cashout",
+            post(routes::mines::cash_out),
+        )
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .merge(session)
+        .merge(bets)
         // Added last, so it runs first: authenticate, then idempotency.
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 

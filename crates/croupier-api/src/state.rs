@@ -1,6 +1,7 @@
 //! Shared application state handed to every handler.
 
 use crate::auth::SessionCache;
+use crate::catalog::Catalog;
 use crate::config::ApiConfig;
 use croupier_core::ports::Store;
 use croupier_core::ratelimit::RateLimiter;
@@ -13,6 +14,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub sessions: SessionCache,
     pub limiter: Arc<dyn RateLimiter>,
+    pub catalog: Arc<Catalog>,
     /// Set while shutting down: `/readyz` answers 503 so balancers drain us.
     pub draining: Arc<AtomicBool>,
 }
@@ -23,12 +25,20 @@ impl AppState {
             1_000_000,
             std::time::Duration::from_secs(config.auth.session_cache_secs.max(1)),
         );
+        let catalog = Arc::new(Catalog::new(config.games.clone()));
         Self {
+            catalog,
             store,
             config: Arc::new(config),
             sessions,
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Reloads the admin game overrides from the store.
+    pub async fn reload_catalog(&self) -> Result<(), croupier_core::StoreError> {
+        self.catalog.load(self.store.game_overrides().await?);
+        Ok(())
     }
 }

@@ -188,8 +188,12 @@ pub enum MinesStep {
     /// Cash-out before any reveal: the round is cancelled and the stake refunded.
     Cancel,
     /// The round ends and settles with this outcome (a mine hit: payout 0; a
-    /// cash-out or the last safe tile: the multiplier's payout).
-    Settle(Outcome),
+    /// cash-out or the last safe tile: the multiplier's payout). `params` are
+    /// the bet's parameters as a verifier replays them.
+    Settle {
+        outcome: Outcome,
+        params: serde_json::Value,
+    },
 }
 
 pub type MinesDecide =

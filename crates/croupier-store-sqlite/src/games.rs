@@ -1,6 +1,6 @@
 //! Seed pairs, bets, mines rounds and game overrides.
 
-use crate::ledger::{post_transaction, Leg};
+use crate::ledger::{post_bet, post_transaction, Leg};
 use crate::{emit, from_millis, internal, is_unique_violation, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -86,6 +86,24 @@ fn active_or_new(
         Some(p) => Ok(p),
         None => insert_pair(c, player, fresh, now),
     }
+}
+
+/// Reserves the next nonce of the player's active pair in one statement;
+/// `None` if the player has no active pair yet.
+fn take_active_nonce(c: &Connection, player: &str) -> StoreResult<Option<(SeedPair, u64)>> {
+    c.prepare_cached(&format!(
+        "UPDATE seed_pairs SET nonce = nonce + 1 WHERE player_id = ?1 AND revealed_at IS NULL
+         RETURNING {PAIR_COLUMNS}"
+    ))
+    .and_then(|mut s| s.query_row([player], pair_from_row).optional())
+    .map_err(internal)?
+    .map(|row| {
+        let mut p = pair(row)?;
+        p.nonce -= 1; // RETURNING shows the incremented value
+        let nonce = p.nonce;
+        Ok((p, nonce))
+    })
+    .transpose()
 }
 
 /// Reserves the pair's next nonce.
@@ -232,31 +250,29 @@ fn place_bet(c: &Connection, cmd: BetCommand) -> StoreResult<Idempotent<BetRecor
         }
     }
     let player = cmd.player_id.to_string();
-    let pair = active_or_new(c, &player, &cmd.first_seed, cmd.now)?;
-    let nonce = take_nonce(c, &pair)?;
+    let (pair, nonce) = match take_active_nonce(c, &player)? {
+        Some(taken) => taken,
+        None => {
+            let pair = insert_pair(c, &player, &cmd.first_seed, cmd.now)?;
+            let nonce = take_nonce(c, &pair)?;
+            (pair, nonce)
+        }
+    };
     let outcome = (cmd.settle)(Draw {
         server_seed: &pair.server_seed,
         client_seed: &pair.client_seed,
         nonce,
     })?;
     let bet_id = uuid::Uuid::now_v7().to_string();
-    let mut legs = vec![
-        Leg::Wallet(cmd.player_id, -cmd.stake),
-        Leg::System(system_account::HOUSE, cmd.stake),
-    ];
-    if outcome.payout > 0 {
-        legs.push(Leg::System(system_account::HOUSE, -outcome.payout));
-        legs.push(Leg::Wallet(cmd.player_id, outcome.payout));
-    }
-    let (_, balances) = post_transaction(
+    let balance = post_bet(
         c,
-        txn_kind::BET,
+        &player,
         cmd.currency,
-        Some(&bet_id),
+        cmd.stake,
+        outcome.payout,
+        &bet_id,
         cmd.now,
-        &legs,
     )?;
-    let balance = *balances.last().expect("a wallet leg");
     let record = insert_bet(
         c,
         &bet_id,
@@ -459,7 +475,7 @@ fn mines_step(
             close_round(c, &mut r, MinesState::Cancelled, now)?;
             Ok((r, None))
         }
-        MinesStep::Settle(outcome) => {
+        MinesStep::Settle { outcome, params } => {
             let balance = if outcome.payout > 0 {
                 let (_, b) = post_transaction(
                     c,
@@ -480,7 +496,6 @@ fn mines_step(
                 .and_then(|mut s| s.query_row((&player, r.currency.as_str()), |row| row.get(0)))
                 .map_err(internal)?
             };
-            let params = serde_json::json!({ "mines": r.mines, "revealed": r.revealed });
             let bet = insert_bet(
                 c, &r.id, player_id, "mines", r.currency, r.stake, &outcome, &params, &pair,
                 r.nonce, balance, now,

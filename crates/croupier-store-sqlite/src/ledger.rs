@@ -72,6 +72,57 @@ pub(crate) fn post_transaction(
     Ok((txn_id, balances))
 }
 
+/// Posts a bet — stake from the wallet to the house, payout back — with one
+/// guarded wallet update and one multi-row postings insert: the hot path.
+/// Returns the wallet's balance after the bet.
+pub(crate) fn post_bet(
+    c: &Connection,
+    player: &str,
+    currency: CurrencyCode,
+    stake: i64,
+    payout: i64,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let cur = currency.as_str();
+    let txn_id: i64 = c
+        .prepare_cached(
+            "INSERT INTO ledger_transactions (kind, currency, reference, created_at)
+             VALUES ('bet', ?1, ?2, ?3) RETURNING id",
+        )
+        .and_then(|mut s| s.query_row((cur, reference, millis(now)), |r| r.get(0)))
+        .map_err(internal)?;
+    // The stake must be covered before the payout is added.
+    let after: i64 = c
+        .prepare_cached(
+            "UPDATE wallets SET balance = balance - ?3 + ?4
+             WHERE player_id = ?1 AND currency = ?2 AND balance >= ?3
+             RETURNING balance",
+        )
+        .and_then(|mut s| {
+            s.query_row((player, cur, stake, payout), |r| r.get(0))
+                .optional()
+        })
+        .map_err(internal)?
+        .ok_or(StoreError::InsufficientFunds)?;
+    if payout > 0 {
+        c.prepare_cached(
+            "INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after) VALUES
+             (?1, 'wallet', ?2, ?3, -?4, ?6 - ?5), (?1, 'house', NULL, ?3, ?4, NULL),
+             (?1, 'house', NULL, ?3, -?5, NULL), (?1, 'wallet', ?2, ?3, ?5, ?6)",
+        )
+        .and_then(|mut s| s.execute((txn_id, player, cur, stake, payout, after)))
+    } else {
+        c.prepare_cached(
+            "INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after) VALUES
+             (?1, 'wallet', ?2, ?3, -?4, ?5), (?1, 'house', NULL, ?3, ?4, NULL)",
+        )
+        .and_then(|mut s| s.execute((txn_id, player, cur, stake, after)))
+    }
+    .map_err(internal)?;
+    Ok(after)
+}
+
 /// Adds `amount` to a wallet unless that would take it below zero; returns
 /// the new balance. The common case is one guarded UPDATE.
 fn apply_to_wallet(c: &Connection, player: &str, cur: &str, amount: i64) -> StoreResult<i64> {

@@ -76,9 +76,15 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) 
     tracing::debug!("sqlite writer stopped");
 }
 
+/// Runs a transaction-control statement through the statement cache: these
+/// run for every job, so they should not be re-parsed each time.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
     let size = batch.len();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin write batch");
         for job in batch.drain(..) {
             let (_, reply) = job(None);
@@ -88,7 +94,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
     }
     let mut replies = Vec::with_capacity(size);
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = control(conn, "SAVEPOINT job") {
             let (_, reply) = job(None);
             replies.push((reply, Some(e.to_string())));
             continue;
@@ -102,15 +108,15 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
             Err(_) => false, // its reply sender was dropped: the caller sees an error
         };
         let end = if ok {
-            "RELEASE job"
+            control(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            control(conn, "ROLLBACK TO job").and_then(|_| control(conn, "RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "cannot close savepoint");
         }
     }
-    let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let commit = control(conn, "COMMIT").map_err(|e| e.to_string());
     if let Err(e) = &commit {
         tracing::error!(error = %e, batch = size, "write batch commit failed");
         let _ = conn.execute_batch("ROLLBACK");

@@ -786,12 +786,15 @@ pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
             &r.id,
             Box::new(|round, _| {
                 assert_eq!(round.revealed, vec![7]);
-                Ok(MinesStep::Settle(Outcome {
-                    payout: 113,
-                    multiplier: 113,
-                    win: true,
-                    detail: serde_json::json!({"cashout": true}),
-                }))
+                Ok(MinesStep::Settle {
+                    params: serde_json::json!({ "mines": 3, "tiles": [7] }),
+                    outcome: Outcome {
+                        payout: 113,
+                        multiplier: 113,
+                        win: true,
+                        detail: serde_json::json!({"cashout": true}),
+                    },
+                })
             }),
             now(),
         )
@@ -812,7 +815,11 @@ pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
         ),
         ("mines", 100, 113, 1_013, 0)
     );
-    assert_eq!(bet.params["revealed"], serde_json::json!([7]));
+    assert_eq!(
+        bet.params,
+        serde_json::json!({ "mines": 3, "tiles": [7] }),
+        "params as settled"
+    );
     assert!(matches!(
         store
             .mines_step(
@@ -849,12 +856,15 @@ pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
             p.id,
             &lost.id,
             Box::new(|_, _| {
-                Ok(MinesStep::Settle(Outcome {
-                    payout: 0,
-                    multiplier: 0,
-                    win: false,
-                    detail: serde_json::json!({}),
-                }))
+                Ok(MinesStep::Settle {
+                    params: serde_json::json!({ "mines": 3, "tiles": [7] }),
+                    outcome: Outcome {
+                        payout: 0,
+                        multiplier: 0,
+                        win: false,
+                        detail: serde_json::json!({}),
+                    },
+                })
             }),
             now(),
         )

@@ -3,6 +3,7 @@
 //! `CROUPIER_<KEY>_FILE` variable (for secrets). Nested keys use `__` in
 //! variable names: `CROUPIER_AUTH__SESSION_IDLE_SECS=600`.
 
+use croupier_api::catalog::GamesConfig;
 use croupier_api::config::{AuthConfig, CurrencyConfig, FaucetConfig, HttpConfig};
 use croupier_api::ApiConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -28,6 +29,7 @@ pub struct Config {
     pub faucet: FaucetConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub games: GamesConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +80,7 @@ impl Default for Config {
             faucet: api.faucet,
             auth: api.auth,
             http: api.http,
+            games: api.games,
         }
     }
 }
@@ -145,6 +148,7 @@ impl Config {
             faucet: self.faucet.clone(),
             auth: self.auth.clone(),
             http: self.http.clone(),
+            games: self.games.clone(),
         }
     }
 

@@ -43,6 +43,21 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let store: Arc<dyn Store> = open_store(cfg)?;
     croupier_api::metrics::handle();
     let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));
+    state
+        .reload_catalog()
+        .await
+        .context("cannot load the game catalog")?;
+    // Admin changes made on other instances arrive within this period.
+    let refresher = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresher.reload_catalog().await {
+                tracing::warn!(error = %e, "cannot reload the game catalog");
+            }
+        }
+    });
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

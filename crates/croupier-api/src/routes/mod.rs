@@ -1,4 +1,8 @@
 pub mod admin;
 pub mod auth;
+pub mod bets;
+pub mod fairness;
+pub mod games;
 pub mod health;
+pub mod mines;
 pub mod wallets;

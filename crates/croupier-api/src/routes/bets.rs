@@ -1,0 +1,188 @@
+//! Bet history and the replay record of one bet.
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use croupier_core::{BetQuery, BetRecord, Role};
+use croupier_fair::Game;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// The seeds and nonce a bet was settled with: enough to verify it offline.
+#[derive(Serialize, ToSchema)]
+pub struct FairnessView {
+    pub server_seed_hash: String,
+    pub client_seed: String,
+    pub nonce: u64,
+    /// Present once the seed pair has been rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_seed: Option<String>,
+    /// The floats the outcome consumed, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    pub floats: Option<Value>,
+}
+
+/// A settled bet.
+#[derive(Serialize, ToSchema)]
+pub struct BetView {
+    pub bet_id: String,
+    pub game: String,
+    pub currency: String,
+    pub stake: i64,
+    pub payout: i64,
+    /// Effective multiplier (payout / stake), two decimals.
+    pub multiplier: f64,
+    pub win: bool,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Game-specific result, e.g. `{"roll": 28.07}`.
+    #[schema(value_type = Object)]
+    pub outcome: Value,
+    /// The player's balance right after this bet.
+    pub balance: i64,
+    pub created_at: DateTime<Utc>,
+    pub fairness: FairnessView,
+}
+
+impl From<&BetRecord> for BetView {
+    fn from(b: &BetRecord) -> Self {
+        // The store keeps `{outcome, floats}`; expose them in their places.
+        let (outcome, floats) = match &b.outcome {
+            Value::Object(m) if m.contains_key("outcome") => (
+                m.get("outcome").cloned().unwrap_or(Value::Null),
+                m.get("floats").cloned(),
+            ),
+            other => (other.clone(), None),
+        };
+        BetView {
+            bet_id: b.id.clone(),
+            game: b.game.clone(),
+            currency: b.currency.to_string(),
+            stake: b.stake,
+            payout: b.payout,
+            multiplier: b.multiplier as f64 / 100.0,
+            win: b.win,
+            params: b.params.clone(),
+            outcome,
+            balance: b.balance,
+            created_at: b.created_at,
+            fairness: FairnessView {
+                server_seed_hash: b.server_seed_hash.clone(),
+                client_seed: b.client_seed.clone(),
+                nonce: b.nonce,
+                server_seed: b.server_seed.clone(),
+                floats,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BetPage {
+    pub items: Vec<BetView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct BetListQuery {
+    /// Only this game.
+    pub game: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The caller's bets, newest first.
+#[utoipa::path(get, path = "/v1/bets", tag = "bets", security(("bearer" = [])),
+    params(BetListQuery),
+    responses((status = 200, body = BetPage),
+        (status = 422, description = "invalid_limit, invalid_cursor, unknown_game", body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    ApiQuery(q): ApiQuery<BetListQuery>,
+) -> ApiResult<Json<BetPage>> {
+    let limit = match &q.limit {
+        None => 20,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::invalid("limit", "invalid_limit", "limit must be 1-100"))?,
+    };
+    if let Some(g) = &q.game {
+        g.parse::<Game>()
+            .map_err(|_| ApiError::invalid("game", "unknown_game", "no such game"))?;
+    }
+    if let Some(c) = &q.cursor {
+        uuid::Uuid::parse_str(c)
+            .map_err(|_| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?;
+    }
+    let mut bets = state
+        .store
+        .bets(
+            me.player.id,
+            BetQuery {
+                game: q.game,
+                limit: limit + 1,
+                before: q.cursor,
+            },
+        )
+        .await?;
+    let more = bets.len() > limit as usize;
+    bets.truncate(limit as usize);
+    let next_cursor = more.then(|| bets.last().map(|b| b.id.clone())).flatten();
+    Ok(Json(BetPage {
+        items: bets.iter().map(BetView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// The caller's last 10 bets.
+#[utoipa::path(get, path = "/v1/bets/recent", tag = "bets", security(("bearer" = [])),
+    responses((status = 200, body = [BetView])))]
+pub async fn recent(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+) -> ApiResult<Json<Vec<BetView>>> {
+    let bets = state
+        .store
+        .bets(
+            me.player.id,
+            BetQuery {
+                game: None,
+                limit: 10,
+                before: None,
+            },
+        )
+        .await?;
+    Ok(Json(bets.iter().map(BetView::from).collect()))
+}
+
+/// One bet's full replay record. Only its owner or an admin sees it.
+#[utoipa::path(get, path = "/v1/bets/{bet_id}", tag = "bets", security(("bearer" = [])),
+    params(("bet_id" = String, Path)),
+    responses((status = 200, body = BetView),
+        (status = 404, description = "bet_not_found", body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(bet_id): Path<String>,
+) -> ApiResult<Json<BetView>> {
+    let not_found = || ApiError::not_found("bet_not_found", "No such bet");
+    if bet_id.len() > 64 {
+        return Err(not_found());
+    }
+    let bet = state.store.bet(&bet_id).await?.ok_or_else(not_found)?;
+    if bet.player_id != me.player.id && !me.player.has_role(Role::Admin) {
+        return Err(not_found());
+    }
+    Ok(Json(BetView::from(&bet)))
+}

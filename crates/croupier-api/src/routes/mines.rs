@@ -1,0 +1,365 @@
+//! Mines: a multi-step round. Open it (the stake is debited and a nonce
+//! reserved), reveal tiles, cash out. The seed pair and nonce stay fixed for
+//! the round; the mine positions are the first `mines` draws of the stream.
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{parse_json, JsonBytes};
+use crate::routes::bets::BetView;
+use crate::routes::fairness::new_seed_pair;
+use crate::routes::games::{admit, stored_outcome};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use croupier_core::*;
+use croupier_fair::games::mines::TILES;
+use croupier_fair::{mine_positions, mines_multiplier, Game, Multiplier};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRound {
+    pub currency: String,
+    pub stake: i64,
+    /// 1–24 mines among 25 tiles.
+    pub mines: u8,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reveal {
+    /// 0–24, row by row.
+    pub tile: u8,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoundView {
+    pub round_id: String,
+    /// `open`, `completed` or `cancelled`.
+    pub state: String,
+    pub currency: String,
+    pub stake: i64,
+    pub mines: u8,
+    /// Safe tiles revealed so far, in order.
+    pub revealed: Vec<u8>,
+    /// What a cash-out now would multiply the stake by (1.00 before any reveal).
+    pub multiplier: f64,
+    /// The multiplier after one more safe reveal (absent when none is left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_multiplier: Option<f64>,
+    /// Mine positions, in draw order: shown once the round is over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine_positions: Option<Vec<u8>>,
+    /// The settled bet, once the round completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bet: Option<BetView>,
+    pub fairness: RoundFairness,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoundFairness {
+    pub server_seed_hash: String,
+    pub client_seed: String,
+    pub nonce: u64,
+}
+
+fn multiplier(mines: u8, reveals: usize, edge: u32) -> Option<Multiplier> {
+    let reveals = u8::try_from(reveals).ok()?;
+    if reveals == 0 {
+        return Some(Multiplier::ONE);
+    }
+    mines_multiplier(mines, reveals, edge).ok()
+}
+
+fn view(state: &AppState, r: &MinesRound, bet: Option<&BetRecord>) -> RoundView {
+    let edge = state.catalog.settings(Game::Mines).house_edge_bps;
+    let safe_left = (TILES - r.mines) as usize - r.revealed.len();
+    let detail = bet.map(BetView::from);
+    RoundView {
+        round_id: r.id.clone(),
+        state: r.state.as_str().into(),
+        currency: r.currency.to_string(),
+        stake: r.stake,
+        mines: r.mines,
+        revealed: r.revealed.clone(),
+        multiplier: multiplier(r.mines, r.revealed.len(), edge).map_or(0.0, |m| m.as_f64()),
+        next_multiplier: (r.state == MinesState::Open && safe_left > 0)
+            .then(|| multiplier(r.mines, r.revealed.len() + 1, edge).map(|m| m.as_f64()))
+            .flatten(),
+        mine_positions: detail
+            .as_ref()
+            .and_then(|b| serde_json::from_value(b.outcome["mines"].clone()).ok()),
+        bet: detail,
+        fairness: RoundFairness {
+            server_seed_hash: r.server_seed_hash.clone(),
+            client_seed: r.client_seed.clone(),
+            nonce: r.nonce,
+        },
+    }
+}
+
+fn round_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("round_not_found", "No such round"),
+        StoreError::Conflict(d) => {
+            ApiError::new(StatusCode::CONFLICT, "round_closed", "The round is closed").detail(d)
+        }
+        e => e.into(),
+    }
+}
+
+/// Open a round: the stake is debited now. One open round per player.
+#[utoipa::path(post, path = "/v1/games/mines/rounds", tag = "games", security(("bearer" = [])),
+    request_body = OpenRound,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    responses((status = 201, body = RoundView),
+        (status = 409, description = "round_already_open, game_disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_params, stake_out_of_range, insufficient_funds", body = Problem, content_type = "application/problem+json")))]
+pub async fn open(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    JsonBytes(body): JsonBytes,
+) -> ApiResult<impl IntoResponse> {
+    let req: OpenRound = parse_json(&body)?;
+    let ok = admit(&state, Game::Mines, &req.currency, req.stake)?;
+    if !(1..TILES).contains(&req.mines) {
+        return Err(ApiError::invalid(
+            "mines",
+            "invalid_params",
+            "mines must be 1-24",
+        ));
+    }
+    let round = state
+        .store
+        .open_mines(OpenMinesCommand {
+            player_id: me.player.id,
+            currency: ok.currency,
+            stake: req.stake,
+            mines: req.mines,
+            now: croupier_core::now(),
+            first_seed: new_seed_pair(None),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "round_already_open",
+                "Finish your open round first",
+            ),
+            e => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(view(&state, &round, None))))
+}
+
+/// The state of one of the caller's rounds.
+#[utoipa::path(get, path = "/v1/games/mines/rounds/{round_id}", tag = "games", security(("bearer" = [])),
+    params(("round_id" = String, Path)),
+    responses((status = 200, body = RoundView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(round_id): Path<String>,
+) -> ApiResult<Json<RoundView>> {
+    let round = state
+        .store
+        .mines_round(me.player.id, &round_id)
+        .await?
+        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    let bet = match &round.bet_id {
+        Some(id) => state.store.bet(id).await?,
+        None => None,
+    };
+    Ok(Json(view(&state, &round, bet.as_ref())))
+}
+
+/// The payout of a cash-out after `reveals` safe tiles, capped at the game's maximum payout.
+fn cashout(
+    r: &MinesRound,
+    positions: Vec<u8>,
+    floats: &[f64],
+    revealed: Vec<u8>,
+    edge: u32,
+    cap: i64,
+) -> Result<MinesStep, StoreError> {
+    let m = mines_multiplier(r.mines, revealed.len() as u8, edge)
+        .map_err(|e| StoreError::Internal(e.message))?;
+    let full = m.payout(r.stake);
+    let payout = full.min(cap);
+    Ok(MinesStep::Settle {
+        params: replay_params(r.mines, &revealed),
+        outcome: Outcome {
+            payout,
+            // The engine's multiplier, unless the cap cut the payout.
+            multiplier: if payout == full {
+                m.hundredths()
+            } else {
+                (payout as i128 * 100 / r.stake as i128) as u64
+            },
+            win: payout > r.stake,
+            detail: stored_outcome(
+                json!({ "mines": positions, "revealed": revealed, "cashed_out": true }),
+                floats,
+            ),
+        },
+    })
+}
+
+/// A mines bet's parameters as the engine and verifiers take them: the mine
+/// count and the tiles picked, in order.
+fn replay_params(mines: u8, tiles: &[u8]) -> serde_json::Value {
+    json!({ "mines": mines, "tiles": tiles })
+}
+
+/// The floats the mine positions were drawn from (one per mine), for verifiers.
+fn mine_floats(d: &Draw<'_>, mines: u8) -> Vec<f64> {
+    croupier_fair::stream::floats(d.server_seed, d.client_seed, d.nonce, mines as usize)
+}
+
+fn payout_cap(state: &AppState, currency: CurrencyCode) -> i64 {
+    state
+        .catalog
+        .settings(Game::Mines)
+        .limits_for(currency)
+        .map_or(i64::MAX, |l| l.max_payout)
+}
+
+/// Reveal a tile: a mine ends the round with no payout; revealing the last
+/// safe tile cashes out automatically.
+#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/reveal", tag = "games", security(("bearer" = [])),
+    params(("round_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    request_body = Reveal,
+    responses((status = 200, body = RoundView),
+        (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_tile, tile_already_revealed", body = Problem, content_type = "application/problem+json")))]
+pub async fn reveal(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(round_id): Path<String>,
+    JsonBytes(body): JsonBytes,
+) -> ApiResult<Json<RoundView>> {
+    let req: Reveal = parse_json(&body)?;
+    let tile = req.tile;
+    if tile >= TILES {
+        return Err(ApiError::invalid(
+            "tile",
+            "invalid_tile",
+            "tile must be 0-24",
+        ));
+    }
+    let current = state
+        .store
+        .mines_round(me.player.id, &round_id)
+        .await?
+        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    if current.revealed.contains(&tile) {
+        return Err(ApiError::invalid(
+            "tile",
+            "tile_already_revealed",
+            "this tile is already revealed",
+        ));
+    }
+    let edge = state.catalog.settings(Game::Mines).house_edge_bps;
+    let cap = payout_cap(&state, current.currency);
+    let decide: MinesDecide = Box::new(move |r: &MinesRound, d: Draw<'_>| {
+        if r.revealed.contains(&tile) {
+            return Err(StoreError::Conflict("tile already revealed".into()));
+        }
+        let positions = mine_positions(d.server_seed, d.client_seed, d.nonce, r.mines)
+            .map_err(|e| StoreError::Internal(e.message))?;
+        if positions.contains(&tile) {
+            let mut tiles = r.revealed.clone();
+            tiles.push(tile);
+            return Ok(MinesStep::Settle {
+                params: replay_params(r.mines, &tiles),
+                outcome: Outcome {
+                    payout: 0,
+                    multiplier: 0,
+                    win: false,
+                    detail: stored_outcome(
+                        json!({ "mines": positions, "revealed": r.revealed, "hit": tile }),
+                        &mine_floats(&d, r.mines),
+                    ),
+                },
+            });
+        }
+        Ok(MinesStep::Safe { tile })
+    });
+    let (round, bet) = state
+        .store
+        .mines_step(me.player.id, &round_id, decide, croupier_core::now())
+        .await
+        .map_err(round_error)?;
+    // The last safe tile cashes out by itself. The store records a tile only on
+    // a `Safe` step, so that tile is revealed first and the round settled next
+    // (settling in the same step would lose it from the round and the bet).
+    if round.state == MinesState::Open && round.revealed.len() == (TILES - round.mines) as usize {
+        let (round, bet) = state
+            .store
+            .mines_step(
+                me.player.id,
+                &round_id,
+                cash_out_step(edge, cap),
+                croupier_core::now(),
+            )
+            .await
+            .map_err(round_error)?;
+        return Ok(Json(view(&state, &round, bet.as_ref())));
+    }
+    Ok(Json(view(&state, &round, bet.as_ref())))
+}
+
+/// The cash-out step: cancels (refunds) a round with no tile revealed.
+fn cash_out_step(edge: u32, cap: i64) -> MinesDecide {
+    Box::new(move |r: &MinesRound, d: Draw<'_>| {
+        if r.revealed.is_empty() {
+            return Ok(MinesStep::Cancel);
+        }
+        let positions = mine_positions(d.server_seed, d.client_seed, d.nonce, r.mines)
+            .map_err(|e| StoreError::Internal(e.message))?;
+        cashout(
+            r,
+            positions,
+            &mine_floats(&d, r.mines),
+            r.revealed.clone(),
+            edge,
+            cap,
+        )
+    })
+}
+
+/// Cash out: pays the stake times the current multiplier. With no tile
+/// revealed the round is cancelled and the stake refunded.
+#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/cashout", tag = "games", security(("bearer" = [])),
+    params(("round_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+    responses((status = 200, body = RoundView),
+        (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json")))]
+pub async fn cash_out(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(round_id): Path<String>,
+) -> ApiResult<Json<RoundView>> {
+    let current = state
+        .store
+        .mines_round(me.player.id, &round_id)
+        .await?
+        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    let edge = state.catalog.settings(Game::Mines).house_edge_bps;
+    let cap = payout_cap(&state, current.currency);
+    let (round, bet) = state
+        .store
+        .mines_step(
+            me.player.id,
+            &round_id,
+            cash_out_step(edge, cap),
+            croupier_core::now(),
+        )
+        .await
+        .map_err(round_error)?;
+    Ok(Json(view(&state, &round, bet.as_ref())))
+}
