@@ -1,6 +1,6 @@
 //! Seed pairs, bets, mines rounds and game overrides.
 
-use crate::ledger::{post_bet, post_transaction, Leg};
+use crate::ledger::{post_bet, post_transaction, require_funds, Leg};
 use crate::{emit, from_millis, internal, is_unique_violation, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -250,6 +250,7 @@ fn place_bet(c: &Connection, cmd: BetCommand) -> StoreResult<Idempotent<BetRecor
         }
     }
     let player = cmd.player_id.to_string();
+    require_funds(c, &player, cmd.currency, cmd.stake)?;
     let (pair, nonce) = match take_active_nonce(c, &player)? {
         Some(taken) => taken,
         None => {
@@ -687,6 +688,7 @@ impl GameStore for SqliteStore {
                 if has_open_round(c, &player)? {
                     return Err(StoreError::Conflict("a mines round is already open".into()));
                 }
+                require_funds(c, &player, cmd.currency, cmd.stake)?;
                 let pair = active_or_new(c, &player, &cmd.first_seed, cmd.now)?;
                 let nonce = take_nonce(c, &pair)?;
                 let id = uuid::Uuid::now_v7().to_string();

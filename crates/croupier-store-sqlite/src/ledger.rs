@@ -39,6 +39,14 @@ pub(crate) fn post_transaction(
         )));
     }
     let cur = currency.as_str();
+    // Wallet legs first: a refusal (insufficient funds) must come before any
+    // write (see `writer`), and the guarded update is where it comes from.
+    let mut balances = Vec::new();
+    for leg in legs {
+        if let Leg::Wallet(player, amount) = leg {
+            balances.push(apply_to_wallet(c, &player.to_string(), cur, *amount)?);
+        }
+    }
     let txn_id: i64 = c
         .prepare_cached(
             "INSERT INTO ledger_transactions (kind, currency, reference, created_at)
@@ -46,19 +54,18 @@ pub(crate) fn post_transaction(
         )
         .and_then(|mut s| s.query_row((kind, cur, reference, millis(now)), |r| r.get(0)))
         .map_err(internal)?;
-    let mut balances = Vec::new();
+    let mut wallet_balances = balances.iter();
     for leg in legs {
         match leg {
             Leg::Wallet(player, amount) => {
                 let player = player.to_string();
-                let after = apply_to_wallet(c, &player, cur, *amount)?;
+                let after = *wallet_balances.next().expect("one balance per wallet leg");
                 c.prepare_cached(
                     "INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after)
                      VALUES (?1, 'wallet', ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut s| s.execute((txn_id, &player, cur, amount, after)))
                 .map_err(internal)?;
-                balances.push(after);
             }
             Leg::System(account, amount) => {
                 c.prepare_cached(
@@ -70,6 +77,28 @@ pub(crate) fn post_transaction(
         }
     }
     Ok((txn_id, balances))
+}
+
+/// Refuses with `InsufficientFunds` unless the wallet holds at least `amount`.
+/// Jobs call it before their first write (see `writer`).
+pub(crate) fn require_funds(
+    c: &Connection,
+    player: &str,
+    currency: CurrencyCode,
+    amount: i64,
+) -> StoreResult<()> {
+    let balance: i64 = c
+        .prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+        .and_then(|mut s| {
+            s.query_row((player, currency.as_str()), |r| r.get(0))
+                .optional()
+        })
+        .map_err(internal)?
+        .unwrap_or(0);
+    if balance < amount {
+        return Err(StoreError::InsufficientFunds);
+    }
+    Ok(())
 }
 
 /// Posts a bet — stake from the wallet to the house, payout back — with one

@@ -103,8 +103,11 @@ fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
+    // temp_store = MEMORY keeps each job's SAVEPOINT sub-journal in memory:
+    // on a file it cost a third of the writer's time (measured with perf).
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
     ))
     .map_err(internal)?;
     conn.set_prepared_statement_cache_capacity(64);
