@@ -102,6 +102,15 @@ fn view(state: &AppState, r: &MinesRound, bet: Option<&BetRecord>) -> RoundView 
     }
 }
 
+/// One of the caller's rounds; 404 for anyone else's.
+async fn owned_round(state: &AppState, me: &Authed, round_id: &str) -> ApiResult<MinesRound> {
+    state
+        .store
+        .mines_round(me.player.id, round_id)
+        .await?
+        .ok_or_else(|| round_error(StoreError::NotFound))
+}
+
 fn round_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::not_found("round_not_found", "No such round"),
@@ -164,11 +173,7 @@ pub async fn get(
     Extension(me): Extension<Authed>,
     Path(round_id): Path<String>,
 ) -> ApiResult<Json<RoundView>> {
-    let round = state
-        .store
-        .mines_round(me.player.id, &round_id)
-        .await?
-        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    let round = owned_round(&state, &me, &round_id).await?;
     let bet = match &round.bet_id {
         Some(id) => state.store.bet(id).await?,
         None => None,
@@ -251,11 +256,7 @@ pub async fn reveal(
             "tile must be 0-24",
         ));
     }
-    let current = state
-        .store
-        .mines_round(me.player.id, &round_id)
-        .await?
-        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    let current = owned_round(&state, &me, &round_id).await?;
     if current.revealed.contains(&tile) {
         return Err(ApiError::invalid(
             "tile",
@@ -344,11 +345,7 @@ pub async fn cash_out(
     Extension(me): Extension<Authed>,
     Path(round_id): Path<String>,
 ) -> ApiResult<Json<RoundView>> {
-    let current = state
-        .store
-        .mines_round(me.player.id, &round_id)
-        .await?
-        .ok_or_else(|| round_error(StoreError::NotFound))?;
+    let current = owned_round(&state, &me, &round_id).await?;
     let edge = state.catalog.settings(Game::Mines).house_edge_bps;
     let cap = payout_cap(&state, current.currency);
     let (round, bet) = state
