@@ -65,8 +65,22 @@ impl Argon2Config {
     }
 }
 
+/// At most one password hash per core at a time: each costs ~19 MiB and tens
+/// of milliseconds by design, so a login flood must queue, not starve the
+/// CPU or spread memory over every blocking-pool thread.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 /// Hashes a password on the blocking pool (argon2 is deliberately slow).
 pub async fn hash_password(cfg: Argon2Config, password: String) -> ApiResult<String> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         cfg.hasher()
@@ -86,6 +100,9 @@ pub async fn hash_password(cfg: Argon2Config, password: String) -> ApiResult<Str
 /// Verifies a password against a stored PHC string. With `None` (unknown user)
 /// it verifies against a dummy hash and fails, so both cost the same time.
 pub async fn verify_password(cfg: Argon2Config, password: String, stored: Option<String>) -> bool {
+    let Ok(_permit) = hashing_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(|| dummy_hash(cfg));

@@ -30,6 +30,20 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Drains pending histogram samples into their buckets now and then. With
+/// `install_recorder` nothing else does until a scrape, and under load the
+/// samples pile up without bound (metrics-rs/metrics#467).
+pub fn spawn_upkeep() {
+    let handle = handle();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req

@@ -107,13 +107,53 @@ pub struct BetRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Bet-history filter and page.
+/// Bet-history filter and page. History is in play order, newest first: by
+/// seed pair, then nonce.
 #[derive(Clone, Debug, Default)]
 pub struct BetQuery {
     pub game: Option<String>,
     pub limit: u32,
-    /// Return bets older than this bet id (ids sort by time).
-    pub before: Option<String>,
+    /// Return bets played before this position.
+    pub before: Option<BetCursor>,
+}
+
+/// A position in a player's bet history: a seed pair and a nonce on it.
+/// Rendered as `"{seed_pair_id}-{nonce}"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BetCursor {
+    pub seed_pair_id: i64,
+    pub nonce: u64,
+}
+
+impl BetCursor {
+    pub fn of(bet: &BetRecord) -> Self {
+        Self {
+            seed_pair_id: bet.seed_pair_id,
+            nonce: bet.nonce,
+        }
+    }
+}
+
+impl std::fmt::Display for BetCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.seed_pair_id, self.nonce)
+    }
+}
+
+impl std::str::FromStr for BetCursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (pair, nonce) = s.split_once('-').ok_or(())?;
+        let seed_pair_id: i64 = pair.parse().map_err(|_| ())?;
+        let nonce: u64 = nonce.parse().map_err(|_| ())?;
+        if seed_pair_id < 1 || nonce > i64::MAX as u64 {
+            return Err(());
+        }
+        Ok(Self {
+            seed_pair_id,
+            nonce,
+        })
+    }
 }
 
 /// One game's operator overrides (enabled, house edge, limits), as a JSON

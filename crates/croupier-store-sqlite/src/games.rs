@@ -602,17 +602,22 @@ impl GameStore for SqliteStore {
     async fn bets(&self, player_id: PlayerId, q: BetQuery) -> StoreResult<Vec<BetRecord>> {
         self.readers
             .read(move |c| {
+                // Pairs newest first, each pair's bets by nonce descending: an
+                // ordered walk of two indexes, no sort (checked with EXPLAIN).
                 let mut s = c
                     .prepare_cached(&format!(
-                        "SELECT {BET_COLUMNS} FROM bets b JOIN seed_pairs s ON s.id = b.seed_pair_id
-                         WHERE b.player_id = ?1 AND (?2 IS NULL OR b.game = ?2) AND b.id < ?3
-                         ORDER BY b.id DESC LIMIT ?4"
+                        "SELECT {BET_COLUMNS} FROM seed_pairs s JOIN bets b ON b.seed_pair_id = s.id
+                         WHERE s.player_id = ?1 AND s.id <= ?2 AND (s.id < ?2 OR b.nonce < ?3)
+                           AND (?4 IS NULL OR b.game = ?4)
+                         ORDER BY s.id DESC, b.nonce DESC LIMIT ?5"
                     ))
                     .map_err(internal)?;
-                let before = q.before.unwrap_or_else(|| "~".into()); // '~' sorts after any UUID
+                let (pair, nonce) = q
+                    .before
+                    .map_or((i64::MAX, i64::MAX), |b| (b.seed_pair_id, b.nonce as i64));
                 let rows = s
                     .query_map(
-                        (player_id.to_string(), q.game, before, q.limit),
+                        (player_id.to_string(), pair, nonce, q.game, q.limit),
                         bet_from_row,
                     )
                     .map_err(internal)?;

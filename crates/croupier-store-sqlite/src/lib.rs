@@ -18,6 +18,8 @@ use croupier_core::*;
 use readers::ReadPool;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use writer::Writer;
 
 pub use migrate::LATEST_VERSION;
@@ -54,6 +56,8 @@ pub struct SqliteStore {
     writer: Writer,
     readers: ReadPool,
     path: PathBuf,
+    /// Dropping it stops the checkpointer thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -75,12 +79,23 @@ impl SqliteStore {
                 Ok(c)
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        let writer = Writer::spawn(write, opts.max_batch, opts.queue)
+        // Checkpoints run on their own thread, not inside the writer's
+        // commits, where they took a fifth of its time (measured with perf).
+        write
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(internal)?;
+        let page_size: i64 = write
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(internal)?;
+        let wal = Arc::new(writer::WalState::new(page_size));
+        let checkpointer = spawn_checkpointer(path, wal.clone())?;
+        let writer = Writer::spawn(write, opts.max_batch, opts.queue, wal)
             .map_err(|e| StoreError::Internal(format!("cannot start writer: {e}")))?;
         Ok(Self {
             writer,
             readers: ReadPool::new(readers),
             path: path.to_owned(),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -94,6 +109,43 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Copies committed WAL frames into the database file once a second
+/// with a PASSIVE checkpoint, which never blocks the writer or readers, and
+/// publishes the WAL's length in frames and whether it has backfilled (and
+/// synced) every one: the moment the writer can rewind the WAL cheaply.
+/// Stops when the returned sender is dropped.
+fn spawn_checkpointer(
+    path: &Path,
+    wal: Arc<writer::WalState>,
+) -> StoreResult<std::sync::mpsc::Sender<()>> {
+    let conn = Connection::open(path).map_err(internal)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(internal)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(std::time::Duration::from_secs(1)) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // Columns: busy, frames in the log, frames checkpointed.
+                    let progress = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match progress {
+                        Ok((log, done)) => {
+                            wal.frames.store(log, Ordering::Relaxed);
+                            wal.caught_up.store(log == done, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                    }
+                }
+                _ => return,
+            }
+        })
+        .map_err(|e| StoreError::Internal(format!("cannot start checkpointer: {e}")))?;
+    Ok(stop)
 }
 
 fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {

@@ -13,6 +13,8 @@
 use croupier_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Sends a job's result once the batch's fate is known.
@@ -27,11 +29,17 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn spawn(conn: Connection, max_batch: usize, queue: usize) -> std::io::Result<Self> {
+    /// `wal` is what the checkpointer reports of the WAL, to keep it bounded.
+    pub(crate) fn spawn(
+        conn: Connection,
+        max_batch: usize,
+        queue: usize,
+        wal: Arc<WalState>,
+    ) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>(queue.max(1));
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch.max(1)))?;
+            .spawn(move || writer_loop(conn, rx, max_batch.max(1), wal))?;
         Ok(Self { jobs })
     }
 
@@ -68,8 +76,36 @@ impl Writer {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+/// Past this size the writer rewinds the WAL between batches.
+const WAL_LIMIT_BYTES: u64 = 256 << 20;
+
+/// What the checkpointer last saw of the WAL.
+pub(crate) struct WalState {
+    page_size: i64,
+    /// Frames in the log (it rewinds to 0 on restart; the file keeps its size).
+    pub(crate) frames: AtomicI64,
+    /// Every frame was backfilled and the database file synced.
+    pub(crate) caught_up: AtomicBool,
+}
+
+impl WalState {
+    pub(crate) fn new(page_size: i64) -> Self {
+        Self {
+            page_size,
+            frames: AtomicI64::new(0),
+            caught_up: AtomicBool::new(false),
+        }
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    wal: Arc<WalState>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut last_wal_check = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -79,6 +115,10 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) 
             }
         }
         run_batch(&conn, &mut batch);
+        if last_wal_check.elapsed() >= std::time::Duration::from_millis(100) {
+            last_wal_check = std::time::Instant::now();
+            bound_wal(&conn, &wal);
+        }
     }
     tracing::debug!("sqlite writer stopped");
 }
@@ -139,6 +179,36 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
     }
 }
 
+/// The checkpointer thread copies frames in the background, but the WAL only
+/// rewinds once a checkpoint has caught up while no write is in progress —
+/// never, under continuous writes. So once the file is past the limit and the
+/// checkpointer has just caught up, the writer, between batches, finishes the
+/// (nearly empty) remainder and restarts the log: a short pause instead of
+/// copying and syncing the whole WAL on the hot path.
+fn bound_wal(conn: &Connection, wal: &WalState) {
+    // A frame is a page plus its 24-byte header.
+    let size = (wal.frames.load(Ordering::Relaxed) * (wal.page_size + 24)).max(0) as u64;
+    let caught_up = wal.caught_up.swap(false, Ordering::Relaxed);
+    // Past twice the limit, restart anyway: the WAL must stay bounded.
+    if size < WAL_LIMIT_BYTES || (size < 2 * WAL_LIMIT_BYTES && !caught_up) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+        Ok(busy) => {
+            // Until the checkpointer looks again, the log is (nearly) empty.
+            wal.frames.store(0, Ordering::Relaxed);
+            tracing::debug!(
+                busy,
+                wal_bytes = size,
+                ms = started.elapsed().as_millis() as u64,
+                "WAL restarted"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL restart failed"),
+    }
+}
+
 fn metrics_batch(size: usize) {
     metrics::histogram!("croupier_sqlite_write_batch_size").record(size as f64);
 }
@@ -155,7 +225,8 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER UNIQUE);")
             .unwrap();
-        (Writer::spawn(conn, 64, 64).unwrap(), dir)
+        let wal = Arc::new(WalState::new(4096));
+        (Writer::spawn(conn, 64, 64, wal).unwrap(), dir)
     }
 
     fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {

@@ -710,7 +710,7 @@ pub async fn bet_history_pages_newest_first(store: Arc<dyn Store>) {
         ids.push(place(&*store, cmd).await.unwrap().id);
     }
     place(&*store, bet_cmd(other.id, 10)).await.unwrap();
-    let q = |game: Option<&str>, limit, before: Option<String>| BetQuery {
+    let q = |game: Option<&str>, limit, before: Option<BetCursor>| BetQuery {
         game: game.map(Into::into),
         limit,
         before,
@@ -721,7 +721,7 @@ pub async fn bet_history_pages_newest_first(store: Arc<dyn Store>) {
         vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]
     );
     let rest = store
-        .bets(p.id, q(None, 3, Some(ids[2].clone())))
+        .bets(p.id, q(None, 3, Some(BetCursor::of(&page[2]))))
         .await
         .unwrap();
     assert_eq!(

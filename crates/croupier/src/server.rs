@@ -42,6 +42,7 @@ impl Running {
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let store: Arc<dyn Store> = open_store(cfg)?;
     croupier_api::metrics::handle();
+    croupier_api::metrics::spawn_upkeep();
     let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));
     state
         .reload_catalog()

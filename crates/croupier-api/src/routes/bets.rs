@@ -7,7 +7,7 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use croupier_core::{BetQuery, BetRecord, Role};
+use croupier_core::{BetCursor, BetQuery, BetRecord, Role};
 use croupier_fair::Game;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -99,7 +99,7 @@ pub struct BetListQuery {
     pub cursor: Option<String>,
 }
 
-/// The caller's bets, newest first.
+/// The caller's bets, newest first (play order: by seed pair, then nonce).
 #[utoipa::path(get, path = "/v1/bets", tag = "bets", security(("bearer" = [])),
     params(BetListQuery),
     responses((status = 200, body = BetPage),
@@ -121,10 +121,13 @@ pub async fn list(
         g.parse::<Game>()
             .map_err(|_| ApiError::invalid("game", "unknown_game", "no such game"))?;
     }
-    if let Some(c) = &q.cursor {
-        uuid::Uuid::parse_str(c)
-            .map_err(|_| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?;
-    }
+    let before = match &q.cursor {
+        Some(c) => Some(
+            c.parse::<BetCursor>()
+                .map_err(|_| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?,
+        ),
+        None => None,
+    };
     let mut bets = state
         .store
         .bets(
@@ -132,13 +135,15 @@ pub async fn list(
             BetQuery {
                 game: q.game,
                 limit: limit + 1,
-                before: q.cursor,
+                before,
             },
         )
         .await?;
     let more = bets.len() > limit as usize;
     bets.truncate(limit as usize);
-    let next_cursor = more.then(|| bets.last().map(|b| b.id.clone())).flatten();
+    let next_cursor = more
+        .then(|| bets.last().map(|b| BetCursor::of(b).to_string()))
+        .flatten();
     Ok(Json(BetPage {
         items: bets.iter().map(BetView::from).collect(),
         next_cursor,
