@@ -4,8 +4,8 @@
 //! runs, and stores its status and body. A replay with the same key and the
 //! same request gets the stored response and changes nothing; the same key
 //! with a different request gets 422; a duplicate arriving while the first is
-//! still running gets 409. Keys are scoped per player (or shared for
-//! unauthenticated routes). 5xx and 429 answers are not stored: the key is
+//! still running gets 409. Keys are scoped per player (on logout, which runs
+//! before authentication, per presented token; on register, shared). 5xx and 429 answers are not stored: the key is
 //! released so the client can retry.
 
 use crate::auth::Authed;
@@ -36,11 +36,14 @@ pub async fn idempotency(
     let Some(key) = key_from(req.headers())? else {
         return Ok(next.run(req).await);
     };
-    let scope = req
-        .extensions()
-        .get::<Authed>()
-        .map(|a| a.player.id.to_string())
-        .unwrap_or_else(|| "anonymous".to_owned());
+    let scope = match req.extensions().get::<Authed>() {
+        Some(a) => a.player.id.to_string(),
+        // Before authentication (logout): the presented token's hash.
+        None => match req.headers().get(header::AUTHORIZATION) {
+            Some(v) => format!("token:{}", hex::encode(Sha256::digest(v.as_bytes()))),
+            None => "anonymous".to_owned(),
+        },
+    };
 
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, state.config.http.body_limit_bytes)

@@ -43,11 +43,16 @@ pub fn router(state: AppState) -> Router {
     // Bets record their Idempotency-Key inside the bet's own transaction.
     let bets = Router::new().route("/v1/games/{game}/bets", post(routes::games::place_bet));
 
-    // Logout revokes the very token a replay would need, and login's answer is
-    // a secret: neither goes through Idempotency-Key (both are safe to retry).
+    // Logout revokes the very token a replay would present, so here the key is
+    // checked *before* authentication, scoped by the token's hash: a replay
+    // gets the stored 204. (Login is the one mutating route without keys: its
+    // answer is a secret we would have to store; a retried login just opens
+    // another session.)
     let session = Router::new()
         .route("/v1/auth/logout", post(routes::auth::logout))
-        .route("/v1/auth/logout-all", post(routes::auth::logout_all));
+        .route("/v1/auth/logout-all", post(routes::auth::logout_all))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency));
 
     let authed = Router::new()
         .route("/v1/auth/password", post(routes::auth::change_password))
@@ -86,10 +91,10 @@ pub fn router(state: AppState) -> Router {
             post(routes::mines::cash_out),
         )
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
-        .merge(session)
         .merge(bets)
         // Added last, so it runs first: authenticate, then idempotency.
-        .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
+        .merge(session);
 
     let ops = Router::new()
         .route("/livez", get(routes::health::livez))

@@ -2006,3 +2006,64 @@ proptest! {
         rt.block_on(run_mix(plan));
     }
 }
+
+#[tokio::test]
+async fn logout_replays_its_answer_although_the_token_is_revoked() {
+    let app = spawn().await;
+    let (_, token) = app.player("alice").await;
+    let first = app
+        .call(
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&token),
+            Some("bye"),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/v1/me", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let replay = app
+        .call(
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&token),
+            Some("bye"),
+            None,
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::NO_CONTENT, "{:?}", replay.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    // The same key on the other logout route is a different request.
+    let other = app
+        .call(
+            Method::POST,
+            "/v1/auth/logout-all",
+            Some(&token),
+            Some("bye"),
+            None,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.code(), "idempotency_key_reused");
+    // Without a key a revoked token is simply refused.
+    let plain = app
+        .call(Method::POST, "/v1/auth/logout", Some(&token), None, None)
+        .await;
+    assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
+    // Keys on logout are validated like everywhere else.
+    let (_, fresh) = app.player("bob").await;
+    let long = "k".repeat(256);
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&fresh),
+            Some(&long),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
