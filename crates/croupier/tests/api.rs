@@ -16,25 +16,8 @@ use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- helpers
 
-const PROBLEM_JSON: &str = "application/problem+json";
 const CLAIM: &str = "/v1/wallets/CHIP/claims";
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-/// Asserts an RFC 9457 problem with this status and stable code.
-#[track_caller]
-fn assert_problem(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status.as_u16(), status, "unexpected status: {:?}", r.body);
-    assert!(
-        r.content_type().starts_with(PROBLEM_JSON),
-        "content type {:?} for {:?}",
-        r.content_type(),
-        r.body
-    );
-    assert_eq!(r.code(), code, "{:?}", r.body);
-    assert_eq!(r.body["status"], status, "{:?}", r.body);
-    assert!(r.body["type"].is_string(), "{:?}", r.body);
-    assert!(r.body["title"].is_string(), "{:?}", r.body);
-}
 
 /// Asserts a problem naming the offending `field`.
 #[track_caller]

@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 // ---------------------------------------------------------------- helpers
 
-const PROBLEM_JSON: &str = "application/problem+json";
 const CLAIM: &str = "/v1/wallets/CHIP/claims";
 const SEEDS: &str = "/v1/fairness/seeds";
 const ROTATE: &str = "/v1/fairness/seeds/rotate";
@@ -44,20 +43,6 @@ const BET_KEYS: [&str; 12] = [
     "created_at",
     "fairness",
 ];
-
-/// Asserts an RFC 9457 problem with this status and stable code.
-#[track_caller]
-fn assert_problem(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status.as_u16(), status, "unexpected status: {:?}", r.body);
-    assert!(
-        r.content_type().starts_with(PROBLEM_JSON),
-        "content type {:?} for {:?}",
-        r.content_type(),
-        r.body
-    );
-    assert_eq!(r.code(), code, "{:?}", r.body);
-    assert_eq!(r.body["status"], status, "{:?}", r.body);
-}
 
 /// Asserts a problem naming the offending `field`.
 #[track_caller]

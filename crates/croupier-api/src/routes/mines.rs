@@ -299,19 +299,30 @@ pub async fn reveal(
     // a `Safe` step, so that tile is revealed first and the round settled next
     // (settling in the same step would lose it from the round and the bet).
     if round.state == MinesState::Open && round.revealed.len() == (TILES - round.mines) as usize {
-        let (round, bet) = state
-            .store
-            .mines_step(
-                me.player.id,
-                &round_id,
-                cash_out_step(edge, cap),
-                croupier_core::now(),
-            )
-            .await
-            .map_err(round_error)?;
-        return Ok(Json(view(&state, &round, bet.as_ref())));
+        return cash_out_now(&state, &me, &round_id, edge, cap).await;
     }
     Ok(Json(view(&state, &round, bet.as_ref())))
+}
+
+/// Settles the round by a cash-out step.
+async fn cash_out_now(
+    state: &AppState,
+    me: &Authed,
+    round_id: &str,
+    edge: u32,
+    cap: i64,
+) -> ApiResult<Json<RoundView>> {
+    let (round, bet) = state
+        .store
+        .mines_step(
+            me.player.id,
+            round_id,
+            cash_out_step(edge, cap),
+            croupier_core::now(),
+        )
+        .await
+        .map_err(round_error)?;
+    Ok(Json(view(state, &round, bet.as_ref())))
 }
 
 /// The cash-out step: cancels (refunds) a round with no tile revealed.
@@ -348,15 +359,5 @@ pub async fn cash_out(
     let current = owned_round(&state, &me, &round_id).await?;
     let edge = state.catalog.settings(Game::Mines).house_edge_bps;
     let cap = payout_cap(&state, current.currency);
-    let (round, bet) = state
-        .store
-        .mines_step(
-            me.player.id,
-            &round_id,
-            cash_out_step(edge, cap),
-            croupier_core::now(),
-        )
-        .await
-        .map_err(round_error)?;
-    Ok(Json(view(&state, &round, bet.as_ref())))
+    cash_out_now(&state, &me, &round_id, edge, cap).await
 }

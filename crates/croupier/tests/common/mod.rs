@@ -8,6 +8,23 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery";
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Asserts an RFC 9457 problem with this status and stable code.
+#[track_caller]
+pub fn assert_problem(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "unexpected status: {:?}", r.body);
+    assert!(
+        r.content_type().starts_with(PROBLEM_JSON),
+        "content type {:?} for {:?}",
+        r.content_type(),
+        r.body
+    );
+    assert_eq!(r.code(), code, "{:?}", r.body);
+    assert_eq!(r.body["status"], status, "{:?}", r.body);
+    assert!(r.body["type"].is_string(), "{:?}", r.body);
+    assert!(r.body["title"].is_string(), "{:?}", r.body);
+}
 
 pub struct TestApp {
     pub base: String,
