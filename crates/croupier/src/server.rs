@@ -83,6 +83,9 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
 
 /// `croupier serve`: runs until SIGTERM or Ctrl-C, then drains.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Handlers go in before anything can announce readiness: a signal that
+    // arrives once the URL is logged must drain, not kill the process.
+    let stop = shutdown_signal()?;
     let running = start(&cfg).await?;
     tracing::info!(
         url = %format!("http://{}", running.addr),
@@ -90,7 +93,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         store = running.state.store.backend(),
         "croupier listening on http://{}", running.addr
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!(grace_secs = cfg.shutdown_grace_secs, "shutting down");
     let grace = std::time::Duration::from_secs(cfg.shutdown_grace_secs);
     match tokio::time::timeout(grace, running.stop()).await {
@@ -100,20 +103,20 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Registers the SIGINT and SIGTERM handlers now; the future completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    })
 }
