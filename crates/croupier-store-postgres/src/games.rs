@@ -1,0 +1,966 @@
+//! Seed pairs, bets, mines rounds and game overrides.
+//!
+//! Lock order inside one player's commands: the active seed pair (or a mines
+//! round), then the wallet. `place_bet` takes both in one statement, settles
+//! in Rust, and writes the ledger transaction, postings, balance, bet and
+//! outbox event in a second one.
+
+use crate::ledger::{post_transaction, Leg};
+use crate::{
+    currency, db, emit, from_millis, in_tx, internal, millis, retry_error, unique_violation,
+    PostgresStore,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use croupier_core::ports::GameStore;
+use croupier_core::*;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+const PAIR_COLUMNS: &str =
+    "id, player_id, server_seed, server_seed_hash, client_seed, nonce, created_at, revealed_at";
+
+/// How often a command looks again for the active pair when concurrent
+/// rotations or first bets keep replacing it (each look follows a commit).
+const RACE_LOOPS: usize = 16;
+
+type PairRow = (i64, Uuid, String, String, String, i64, i64, Option<i64>);
+
+fn pair(row: PairRow) -> SeedPair {
+    let (id, player, seed, hash, client, nonce, created, revealed) = row;
+    SeedPair {
+        id,
+        player_id: PlayerId(player),
+        server_seed: seed,
+        server_seed_hash: hash,
+        client_seed: client,
+        nonce: nonce as u64,
+        created_at: from_millis(created),
+        revealed_at: revealed.map(from_millis),
+    }
+}
+
+fn pair_from(r: &PgRow, at: usize) -> StoreResult<SeedPair> {
+    Ok(pair((
+        r.try_get(at).map_err(db)?,
+        r.try_get(at + 1).map_err(db)?,
+        r.try_get(at + 2).map_err(db)?,
+        r.try_get(at + 3).map_err(db)?,
+        r.try_get(at + 4).map_err(db)?,
+        r.try_get(at + 5).map_err(db)?,
+        r.try_get(at + 6).map_err(db)?,
+        r.try_get(at + 7).map_err(db)?,
+    )))
+}
+
+async fn active_pair(c: &mut PgConnection, player: PlayerId) -> StoreResult<Option<SeedPair>> {
+    let row = sqlx::query_as::<_, PairRow>(&format!(
+        "SELECT {PAIR_COLUMNS} FROM seed_pairs WHERE player_id = $1 AND revealed_at IS NULL"
+    ))
+    .bind(player.0)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    Ok(row.map(pair))
+}
+
+/// Inserts `new` as the active pair with `nonce` unless the player already
+/// has one (then `None`: a concurrent command created it).
+async fn insert_pair(
+    c: &mut PgConnection,
+    player: PlayerId,
+    new: &NewSeedPair,
+    nonce: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<SeedPair>> {
+    let row = sqlx::query_as::<_, PairRow>(&format!(
+        "INSERT INTO seed_pairs (player_id, server_seed, server_seed_hash, client_seed, nonce, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (player_id) WHERE revealed_at IS NULL DO NOTHING
+         RETURNING {PAIR_COLUMNS}"
+    ))
+    .bind(player.0)
+    .bind(&new.server_seed)
+    .bind(&new.server_seed_hash)
+    .bind(&new.client_seed)
+    .bind(nonce)
+    .bind(millis(now))
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    Ok(row.map(pair))
+}
+
+/// Reserves the next nonce of the player's active pair (creating the pair
+/// from `fresh` if there is none), then locks the wallet in `cur`: in that
+/// order. Returns the pair (its `nonce` = the reserved one) and the wallet's
+/// balance (0 if there is no wallet).
+async fn reserve_nonce(
+    c: &mut PgConnection,
+    player: PlayerId,
+    cur: CurrencyCode,
+    fresh: &NewSeedPair,
+    now: DateTime<Utc>,
+) -> StoreResult<(SeedPair, i64)> {
+    for _ in 0..RACE_LOOPS {
+        let row = sqlx::query(&format!(
+            "WITH p AS (
+                UPDATE seed_pairs SET nonce = nonce + 1
+                WHERE player_id = $1 AND revealed_at IS NULL
+                RETURNING {PAIR_COLUMNS}
+             )
+             SELECT p.*, (SELECT balance FROM wallets WHERE player_id = $1 AND currency = $2 FOR UPDATE)
+             FROM p"
+        ))
+        .bind(player.0)
+        .bind(cur.as_str())
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db)?;
+        if let Some(row) = row {
+            let mut p = pair_from(&row, 0)?;
+            p.nonce -= 1; // RETURNING shows the incremented value
+            let balance: Option<i64> = row.try_get(8).map_err(db)?;
+            return Ok((p, balance.unwrap_or(0)));
+        }
+        // No active pair: create it with nonce 0 already taken.
+        if let Some(mut p) = insert_pair(&mut *c, player, fresh, 1, now).await? {
+            p.nonce = 0;
+            let balance: Option<i64> = sqlx::query_scalar(
+                "SELECT balance FROM wallets WHERE player_id = $1 AND currency = $2 FOR UPDATE",
+            )
+            .bind(player.0)
+            .bind(cur.as_str())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db)?;
+            return Ok((p, balance.unwrap_or(0)));
+        }
+        // A concurrent command created the pair: take a nonce from it.
+    }
+    Err(retry_error("active seed pair kept changing"))
+}
+
+async fn has_open_round(c: &mut PgConnection, player: PlayerId) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mines_rounds WHERE player_id = $1 AND state = 'open')",
+    )
+    .bind(player.0)
+    .fetch_one(c)
+    .await
+    .map_err(db)
+}
+
+/// Claims an idempotency key inside a command's transaction: `None` means
+/// the command should run (the key is held, invisible to others, until the
+/// transaction ends; the command records its response before committing).
+async fn claim_key(
+    c: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    fingerprint: &[u8; 32],
+    now: DateTime<Utc>,
+) -> StoreResult<Option<IdempotencyBegin>> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency (scope, key, request_hash, state, created_at, locked_until)
+         VALUES ($1, $2, $3, 'in_progress', $4, $4) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(&fingerprint[..])
+    .bind(millis(now))
+    .execute(&mut *c)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query_as::<_, (Vec<u8>, String, Option<i32>, Option<Vec<u8>>)>(
+        "SELECT request_hash, state, status, body FROM idempotency WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    let Some((hash, state, status, body)) = row else {
+        return Err(retry_error("idempotency key released concurrently"));
+    };
+    Ok(Some(if hash != fingerprint {
+        IdempotencyBegin::Mismatch
+    } else if state == "done" {
+        IdempotencyBegin::Replay(StoredResponse {
+            status: status.unwrap_or(200) as u16,
+            body: body.unwrap_or_default(),
+        })
+    } else {
+        IdempotencyBegin::InProgress
+    }))
+}
+
+/// The `bet.settled` event's payload, as the SQLite backend writes it.
+fn bet_payload(b: &BetRecord) -> serde_json::Value {
+    serde_json::json!({
+        "bet_id": b.id, "player_id": b.player_id, "game": b.game, "currency": b.currency,
+        "stake": b.stake, "payout": b.payout, "multiplier": b.multiplier as f64 / 100.0,
+        "win": b.win, "seed_pair_id": b.seed_pair_id, "nonce": b.nonce, "balance": b.balance,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bet_record(
+    id: &str,
+    player_id: PlayerId,
+    game: &str,
+    currency: CurrencyCode,
+    stake: i64,
+    outcome: &Outcome,
+    params: &serde_json::Value,
+    pair: &SeedPair,
+    nonce: u64,
+    balance: i64,
+    now: DateTime<Utc>,
+) -> BetRecord {
+    BetRecord {
+        id: id.to_owned(),
+        player_id,
+        game: game.to_owned(),
+        currency,
+        stake,
+        payout: outcome.payout,
+        multiplier: outcome.multiplier,
+        win: outcome.win,
+        params: params.clone(),
+        outcome: outcome.detail.clone(),
+        seed_pair_id: pair.id,
+        server_seed_hash: pair.server_seed_hash.clone(),
+        client_seed: pair.client_seed.clone(),
+        server_seed: None,
+        nonce,
+        balance,
+        created_at: now,
+    }
+}
+
+/// Writes a bet row and its `bet.settled` event (one statement).
+#[allow(clippy::too_many_arguments)]
+async fn insert_bet(
+    c: &mut PgConnection,
+    id: &str,
+    player_id: PlayerId,
+    game: &str,
+    currency: CurrencyCode,
+    stake: i64,
+    outcome: &Outcome,
+    params: &serde_json::Value,
+    pair: &SeedPair,
+    nonce: u64,
+    balance: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<BetRecord> {
+    let record = bet_record(
+        id, player_id, game, currency, stake, outcome, params, pair, nonce, balance, now,
+    );
+    sqlx::query(
+        "WITH b AS (
+            INSERT INTO bets (id, player_id, game, currency, stake, payout, multiplier, win, params,
+                              outcome, seed_pair_id, nonce, balance_after, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         )
+         INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($15, $16, $17, $14)",
+    )
+    .bind(id)
+    .bind(player_id.0)
+    .bind(game)
+    .bind(currency.as_str())
+    .bind(stake)
+    .bind(outcome.payout)
+    .bind(outcome.multiplier as i64)
+    .bind(outcome.win)
+    .bind(params)
+    .bind(&outcome.detail)
+    .bind(pair.id)
+    .bind(nonce as i64)
+    .bind(balance)
+    .bind(millis(now))
+    .bind(Uuid::now_v7())
+    .bind(event_type::BET_SETTLED)
+    .bind(bet_payload(&record))
+    .execute(c)
+    .await
+    .map_err(db)?;
+    Ok(record)
+}
+
+type Render = Box<dyn FnOnce(&BetRecord) -> StoredResponse + Send>;
+
+/// A bet command without its closures (which are `Send` but not `Sync`, so
+/// cannot be borrowed across an await).
+struct BetArgs {
+    player_id: PlayerId,
+    game: String,
+    currency: CurrencyCode,
+    stake: i64,
+    params: serde_json::Value,
+    now: DateTime<Utc>,
+    first_seed: NewSeedPair,
+    /// scope, key, fingerprint
+    idempotency: Option<(String, String, [u8; 32])>,
+}
+
+/// The one-shot parts of a bet command, kept outside the retry loop: a
+/// transaction retried after settlement cannot settle again.
+struct BetOnce {
+    settle: Option<Settle>,
+    render: Option<Render>,
+}
+
+async fn place_bet_tx(
+    c: &mut PgConnection,
+    cmd: &BetArgs,
+    once: &mut BetOnce,
+) -> StoreResult<Idempotent<BetRecord>> {
+    if let Some((scope, key, fingerprint)) = &cmd.idempotency {
+        if let Some(earlier) = claim_key(&mut *c, scope, key, fingerprint, cmd.now).await? {
+            return Ok(Idempotent::Earlier(earlier));
+        }
+    }
+    let (pair, balance) = reserve_nonce(
+        &mut *c,
+        cmd.player_id,
+        cmd.currency,
+        &cmd.first_seed,
+        cmd.now,
+    )
+    .await?;
+    if balance < cmd.stake {
+        return Err(StoreError::InsufficientFunds);
+    }
+    let nonce = pair.nonce;
+    let settle = once
+        .settle
+        .take()
+        .ok_or_else(|| StoreError::Unavailable("bet conflicted after settling; retry".into()))?;
+    let outcome = settle(Draw {
+        server_seed: &pair.server_seed,
+        client_seed: &pair.client_seed,
+        nonce,
+    })?;
+    if outcome.payout < 0 {
+        return Err(internal("negative payout"));
+    }
+    let (stake, payout) = (cmd.stake, outcome.payout);
+    let after = balance - stake + payout;
+    // Stake from the wallet to the house, payout back: postings as `post_bet`.
+    let (accounts, amounts, afters): (Vec<&str>, Vec<i64>, Vec<Option<i64>>) = if payout > 0 {
+        (
+            vec![
+                "wallet",
+                system_account::HOUSE,
+                system_account::HOUSE,
+                "wallet",
+            ],
+            vec![-stake, stake, -payout, payout],
+            vec![Some(after - payout), None, None, Some(after)],
+        )
+    } else {
+        (
+            vec!["wallet", system_account::HOUSE],
+            vec![-stake, stake],
+            vec![Some(after), None],
+        )
+    };
+    let bet_id = Uuid::now_v7().to_string();
+    let record = bet_record(
+        &bet_id,
+        cmd.player_id,
+        &cmd.game,
+        cmd.currency,
+        stake,
+        &outcome,
+        &cmd.params,
+        &pair,
+        nonce,
+        after,
+        cmd.now,
+    );
+    let written: Option<i64> = sqlx::query_scalar(
+        "WITH t AS (
+            INSERT INTO ledger_transactions (kind, currency, reference, created_at)
+            VALUES ('bet', $2, $3, $4) RETURNING id
+         ), w AS (
+            UPDATE wallets SET balance = balance - $5 + $6
+            WHERE player_id = $1 AND currency = $2 AND balance >= $5
+            RETURNING balance
+         ), p AS (
+            INSERT INTO postings (txn_id, account, player_id, currency, amount, balance_after)
+            SELECT t.id, v.account, CASE WHEN v.account = 'wallet' THEN $1::uuid END, $2,
+                   v.amount, v.balance_after
+            FROM t, UNNEST($7::text[], $8::int8[], $9::int8[])
+                 WITH ORDINALITY AS v(account, amount, balance_after, ord)
+            ORDER BY v.ord
+         ), b AS (
+            INSERT INTO bets (id, player_id, game, currency, stake, payout, multiplier, win, params,
+                              outcome, seed_pair_id, nonce, balance_after, created_at)
+            VALUES ($3, $1, $10, $2, $5, $6, $11, $12, $13, $14, $15, $16, $17, $4)
+         ), o AS (
+            INSERT INTO outbox (event_id, event_type, payload, created_at)
+            VALUES ($18, $19, $20, $4)
+         )
+         SELECT balance FROM w",
+    )
+    .bind(cmd.player_id.0)
+    .bind(cmd.currency.as_str())
+    .bind(&bet_id)
+    .bind(millis(cmd.now))
+    .bind(stake)
+    .bind(payout)
+    .bind(&accounts)
+    .bind(&amounts)
+    .bind(&afters)
+    .bind(&cmd.game)
+    .bind(outcome.multiplier as i64)
+    .bind(outcome.win)
+    .bind(&cmd.params)
+    .bind(&outcome.detail)
+    .bind(pair.id)
+    .bind(nonce as i64)
+    .bind(after)
+    .bind(Uuid::now_v7())
+    .bind(event_type::BET_SETTLED)
+    .bind(bet_payload(&record))
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(db)?;
+    match written {
+        Some(b) if b == after => {}
+        Some(b) => {
+            return Err(internal(format!(
+                "wallet balance {b} after bet, expected {after}"
+            )))
+        }
+        None => return Err(StoreError::InsufficientFunds),
+    }
+    if let Some((scope, key, _)) = &cmd.idempotency {
+        let render = once
+            .render
+            .take()
+            .ok_or_else(|| internal("idempotent response rendered twice"))?;
+        let resp = render(&record);
+        sqlx::query(
+            "UPDATE idempotency SET state = 'done', status = $3, body = $4
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(i32::from(resp.status))
+        .bind(&resp.body)
+        .execute(c)
+        .await
+        .map_err(db)?;
+    }
+    Ok(Idempotent::Done(record))
+}
+
+const BET_COLUMNS: &str = "b.id, b.player_id, b.game, b.currency, b.stake, b.payout, b.multiplier, b.win,
+     b.params, b.outcome, b.seed_pair_id, s.server_seed_hash, s.client_seed,
+     CASE WHEN s.revealed_at IS NULL THEN NULL ELSE s.server_seed END, b.nonce, b.balance_after, b.created_at";
+
+fn bet_from_row(r: &PgRow) -> StoreResult<BetRecord> {
+    let cur: String = r.try_get(3).map_err(db)?;
+    Ok(BetRecord {
+        id: r.try_get(0).map_err(db)?,
+        player_id: PlayerId(r.try_get(1).map_err(db)?),
+        game: r.try_get(2).map_err(db)?,
+        currency: currency(&cur)?,
+        stake: r.try_get(4).map_err(db)?,
+        payout: r.try_get(5).map_err(db)?,
+        multiplier: r.try_get::<i64, _>(6).map_err(db)? as u64,
+        win: r.try_get(7).map_err(db)?,
+        params: r.try_get(8).map_err(db)?,
+        outcome: r.try_get(9).map_err(db)?,
+        seed_pair_id: r.try_get(10).map_err(db)?,
+        server_seed_hash: r.try_get(11).map_err(db)?,
+        client_seed: r.try_get(12).map_err(db)?,
+        server_seed: r.try_get(13).map_err(db)?,
+        nonce: r.try_get::<i64, _>(14).map_err(db)? as u64,
+        balance: r.try_get(15).map_err(db)?,
+        created_at: from_millis(r.try_get(16).map_err(db)?),
+    })
+}
+
+/// Round columns, then the round's seed pair (`PAIR_COLUMNS` as `s.`).
+const ROUND_COLUMNS: &str = "r.id, r.player_id, r.currency, r.stake, r.mines, r.seed_pair_id, r.nonce,
+     r.revealed, r.state, r.bet_id, r.created_at,
+     s.id, s.player_id, s.server_seed, s.server_seed_hash, s.client_seed, s.nonce, s.created_at, s.revealed_at";
+
+fn round_from_row(r: &PgRow) -> StoreResult<(MinesRound, SeedPair)> {
+    let cur: String = r.try_get(2).map_err(db)?;
+    let state: String = r.try_get(8).map_err(db)?;
+    let revealed: serde_json::Value = r.try_get(7).map_err(db)?;
+    let pair = pair_from(r, 11)?;
+    Ok((
+        MinesRound {
+            id: r.try_get(0).map_err(db)?,
+            player_id: PlayerId(r.try_get(1).map_err(db)?),
+            currency: currency(&cur)?,
+            stake: r.try_get(3).map_err(db)?,
+            mines: r.try_get::<i16, _>(4).map_err(db)? as u8,
+            seed_pair_id: r.try_get(5).map_err(db)?,
+            server_seed_hash: pair.server_seed_hash.clone(),
+            client_seed: pair.client_seed.clone(),
+            nonce: r.try_get::<i64, _>(6).map_err(db)? as u64,
+            revealed: serde_json::from_value(revealed).map_err(internal)?,
+            state: MinesState::parse(&state).ok_or_else(|| internal("bad round state"))?,
+            bet_id: r.try_get(9).map_err(db)?,
+            created_at: from_millis(r.try_get(10).map_err(db)?),
+        },
+        pair,
+    ))
+}
+
+async fn round(
+    c: &mut PgConnection,
+    player: PlayerId,
+    id: &str,
+    lock: bool,
+) -> StoreResult<Option<(MinesRound, SeedPair)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ROUND_COLUMNS} FROM mines_rounds r JOIN seed_pairs s ON s.id = r.seed_pair_id
+         WHERE r.id = $1 AND r.player_id = $2 {}",
+        if lock { "FOR UPDATE OF r" } else { "" }
+    ))
+    .bind(id)
+    .bind(player.0)
+    .fetch_optional(c)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(round_from_row).transpose()
+}
+
+fn tiles(revealed: &[u8]) -> serde_json::Value {
+    serde_json::json!(revealed)
+}
+
+async fn close_round(
+    c: &mut PgConnection,
+    round: &mut MinesRound,
+    state: MinesState,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    round.state = state;
+    if state == MinesState::Completed {
+        round.bet_id = Some(round.id.clone());
+    }
+    sqlx::query(
+        "UPDATE mines_rounds SET state = $2, bet_id = $3, revealed = $4, closed_at = $5 WHERE id = $1",
+    )
+    .bind(&round.id)
+    .bind(state.as_str())
+    .bind(&round.bet_id)
+    .bind(tiles(&round.revealed))
+    .bind(millis(now))
+    .execute(c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn open_mines_tx(c: &mut PgConnection, cmd: &OpenMinesCommand) -> StoreResult<MinesRound> {
+    let (pair, balance) = reserve_nonce(
+        &mut *c,
+        cmd.player_id,
+        cmd.currency,
+        &cmd.first_seed,
+        cmd.now,
+    )
+    .await?;
+    // Checked under the pair's lock, so a concurrent open or rotation is seen.
+    if has_open_round(&mut *c, cmd.player_id).await? {
+        return Err(StoreError::Conflict("a mines round is already open".into()));
+    }
+    if balance < cmd.stake {
+        return Err(StoreError::InsufficientFunds);
+    }
+    let nonce = pair.nonce;
+    let id = Uuid::now_v7().to_string();
+    post_transaction(
+        &mut *c,
+        txn_kind::MINES_STAKE,
+        cmd.currency,
+        Some(&id),
+        cmd.now,
+        &[
+            Leg::Wallet(cmd.player_id, -cmd.stake),
+            Leg::System(system_account::HOUSE, cmd.stake),
+        ],
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO mines_rounds (id, player_id, currency, stake, mines, seed_pair_id, nonce, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+    )
+    .bind(&id)
+    .bind(cmd.player_id.0)
+    .bind(cmd.currency.as_str())
+    .bind(cmd.stake)
+    .bind(i16::from(cmd.mines))
+    .bind(pair.id)
+    .bind(nonce as i64)
+    .bind(millis(cmd.now))
+    .execute(&mut *c)
+    .await
+    .map_err(|e| {
+        if unique_violation(&e).is_some() {
+            StoreError::Conflict("a mines round is already open".into())
+        } else {
+            db(e)
+        }
+    })?;
+    Ok(MinesRound {
+        id,
+        player_id: cmd.player_id,
+        currency: cmd.currency,
+        stake: cmd.stake,
+        mines: cmd.mines,
+        seed_pair_id: pair.id,
+        server_seed_hash: pair.server_seed_hash.clone(),
+        client_seed: pair.client_seed.clone(),
+        nonce,
+        revealed: vec![],
+        state: MinesState::Open,
+        bet_id: None,
+        created_at: cmd.now,
+    })
+}
+
+async fn mines_step_tx(
+    c: &mut PgConnection,
+    player_id: PlayerId,
+    round_id: &str,
+    decide: &mut Option<MinesDecide>,
+    now: DateTime<Utc>,
+) -> StoreResult<(MinesRound, Option<BetRecord>)> {
+    let (mut r, pair) = round(&mut *c, player_id, round_id, true)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if r.state != MinesState::Open {
+        return Err(StoreError::Conflict(format!(
+            "round is {}",
+            r.state.as_str()
+        )));
+    }
+    let decide = decide
+        .take()
+        .ok_or_else(|| StoreError::Unavailable("step conflicted after deciding; retry".into()))?;
+    let step = decide(
+        &r,
+        Draw {
+            server_seed: &pair.server_seed,
+            client_seed: &pair.client_seed,
+            nonce: r.nonce,
+        },
+    )?;
+    match step {
+        MinesStep::Safe { tile } => {
+            r.revealed.push(tile);
+            sqlx::query("UPDATE mines_rounds SET revealed = $2 WHERE id = $1")
+                .bind(&r.id)
+                .bind(tiles(&r.revealed))
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+            Ok((r, None))
+        }
+        MinesStep::Cancel => {
+            post_transaction(
+                &mut *c,
+                txn_kind::MINES_REFUND,
+                r.currency,
+                Some(&r.id),
+                now,
+                &[
+                    Leg::System(system_account::HOUSE, -r.stake),
+                    Leg::Wallet(player_id, r.stake),
+                ],
+            )
+            .await?;
+            close_round(&mut *c, &mut r, MinesState::Cancelled, now).await?;
+            Ok((r, None))
+        }
+        MinesStep::Settle { outcome, params } => {
+            let balance = if outcome.payout > 0 {
+                let (_, b) = post_transaction(
+                    &mut *c,
+                    txn_kind::BET,
+                    r.currency,
+                    Some(&r.id),
+                    now,
+                    &[
+                        Leg::System(system_account::HOUSE, -outcome.payout),
+                        Leg::Wallet(player_id, outcome.payout),
+                    ],
+                )
+                .await?;
+                b[0]
+            } else {
+                sqlx::query_scalar(
+                    "SELECT balance FROM wallets WHERE player_id = $1 AND currency = $2",
+                )
+                .bind(player_id.0)
+                .bind(r.currency.as_str())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(db)?
+            };
+            let bet = insert_bet(
+                &mut *c, &r.id, player_id, "mines", r.currency, r.stake, &outcome, &params, &pair,
+                r.nonce, balance, now,
+            )
+            .await?;
+            close_round(&mut *c, &mut r, MinesState::Completed, now).await?;
+            Ok((r, Some(bet)))
+        }
+    }
+}
+
+async fn rotate_tx(
+    c: &mut PgConnection,
+    player_id: PlayerId,
+    next: &NewSeedPair,
+    now: DateTime<Utc>,
+) -> StoreResult<(Option<SeedPair>, SeedPair)> {
+    for _ in 0..RACE_LOOPS {
+        // Lock the active pair first: opening a round takes the same lock.
+        let active: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM seed_pairs WHERE player_id = $1 AND revealed_at IS NULL FOR UPDATE",
+        )
+        .bind(player_id.0)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db)?;
+        if has_open_round(&mut *c, player_id).await? {
+            return Err(StoreError::Conflict("a mines round is open".into()));
+        }
+        let revealed = match active {
+            Some(id) => Some(pair(
+                sqlx::query_as::<_, PairRow>(&format!(
+                    "UPDATE seed_pairs SET revealed_at = $2 WHERE id = $1 RETURNING {PAIR_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(millis(now))
+                .fetch_one(&mut *c)
+                .await
+                .map_err(db)?,
+            )),
+            None => None,
+        };
+        let Some(active) = insert_pair(&mut *c, player_id, next, 0, now).await? else {
+            if revealed.is_some() {
+                return Err(internal("a second active seed pair appeared under lock"));
+            }
+            // There was none to lock and a concurrent command created one:
+            // rotate that one (this statement sees it now).
+            continue;
+        };
+        emit(
+            c,
+            event_type::SEEDS_ROTATED,
+            &serde_json::json!({
+                "player_id": player_id,
+                "revealed_seed_pair_id": revealed.as_ref().map(|p| p.id),
+                "active_seed_pair_id": active.id,
+                "server_seed_hash": active.server_seed_hash,
+            }),
+            now,
+        )
+        .await?;
+        return Ok((revealed, active));
+    }
+    Err(retry_error("active seed pair kept changing"))
+}
+
+#[async_trait]
+impl GameStore for PostgresStore {
+    async fn active_seed_pair(
+        &self,
+        player_id: PlayerId,
+        fresh: NewSeedPair,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SeedPair> {
+        let mut c = self.pool.acquire().await.map_err(db)?;
+        for _ in 0..RACE_LOOPS {
+            if let Some(p) = active_pair(&mut c, player_id).await? {
+                return Ok(p);
+            }
+            if let Some(p) = insert_pair(&mut c, player_id, &fresh, 0, now).await? {
+                return Ok(p);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "active seed pair kept changing".into(),
+        ))
+    }
+
+    async fn seed_pairs(&self, player_id: PlayerId, limit: u32) -> StoreResult<Vec<SeedPair>> {
+        let rows = sqlx::query_as::<_, PairRow>(&format!(
+            "SELECT {PAIR_COLUMNS} FROM seed_pairs WHERE player_id = $1
+             ORDER BY (revealed_at IS NULL) DESC, id DESC LIMIT $2"
+        ))
+        .bind(player_id.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(pair).collect())
+    }
+
+    async fn rotate_seed_pair(
+        &self,
+        player_id: PlayerId,
+        next: NewSeedPair,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Option<SeedPair>, SeedPair)> {
+        in_tx!(self, |c| rotate_tx(c, player_id, &next, now).await)
+    }
+
+    async fn place_bet(&self, cmd: BetCommand) -> StoreResult<Idempotent<BetRecord>> {
+        let (idempotency, render) = match cmd.idempotency {
+            Some(i) => (Some((i.scope, i.key, i.fingerprint)), Some(i.render)),
+            None => (None, None),
+        };
+        let mut once = BetOnce {
+            settle: Some(cmd.settle),
+            render,
+        };
+        let cmd = BetArgs {
+            player_id: cmd.player_id,
+            game: cmd.game,
+            currency: cmd.currency,
+            stake: cmd.stake,
+            params: cmd.params,
+            now: cmd.now,
+            first_seed: cmd.first_seed,
+            idempotency,
+        };
+        in_tx!(self, |c| place_bet_tx(c, &cmd, &mut once).await)
+    }
+
+    async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {BET_COLUMNS} FROM bets b JOIN seed_pairs s ON s.id = b.seed_pair_id WHERE b.id = $1"
+        ))
+        .bind(bet_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(bet_from_row).transpose()
+    }
+
+    async fn bets(&self, player_id: PlayerId, q: BetQuery) -> StoreResult<Vec<BetRecord>> {
+        // Pairs newest first, each pair's bets by nonce descending: the
+        // (seed_pair_id, nonce) unique index walked backwards per pair.
+        let (pair, nonce) = q
+            .before
+            .map_or((i64::MAX, i64::MAX), |b| (b.seed_pair_id, b.nonce as i64));
+        let rows = sqlx::query(&format!(
+            "SELECT {BET_COLUMNS} FROM seed_pairs s JOIN bets b ON b.seed_pair_id = s.id
+             WHERE s.player_id = $1 AND s.id <= $2 AND (b.seed_pair_id, b.nonce) < ($2, $3)
+               AND ($4::text IS NULL OR b.game = $4)
+             ORDER BY s.id DESC, b.nonce DESC LIMIT $5"
+        ))
+        .bind(player_id.0)
+        .bind(pair)
+        .bind(nonce)
+        .bind(q.game.as_deref())
+        .bind(i64::from(q.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(bet_from_row).collect()
+    }
+
+    async fn game_overrides(&self) -> StoreResult<Vec<GameOverride>> {
+        let rows = sqlx::query_as::<_, (String, serde_json::Value, i64)>(
+            "SELECT game, settings, updated_at FROM game_overrides ORDER BY game",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(game, settings, at)| GameOverride {
+                game,
+                settings,
+                updated_at: from_millis(at),
+            })
+            .collect())
+    }
+
+    async fn set_game_override(
+        &self,
+        o: GameOverride,
+        actor: PlayerId,
+        change: serde_json::Value,
+    ) -> StoreResult<()> {
+        let payload = serde_json::json!({ "game": o.game, "actor": actor, "change": change });
+        sqlx::query(
+            "WITH g AS (
+                INSERT INTO game_overrides (game, settings, updated_at) VALUES ($1, $2, $3)
+                ON CONFLICT (game) DO UPDATE
+                SET settings = excluded.settings, updated_at = excluded.updated_at
+             ), a AS (
+                INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+                VALUES ($4, 'game.update', $1, $5, $3)
+             )
+             INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($6, $7, $8, $3)",
+        )
+        .bind(&o.game)
+        .bind(&o.settings)
+        .bind(millis(o.updated_at))
+        .bind(actor.0)
+        .bind(&change)
+        .bind(Uuid::now_v7())
+        .bind(event_type::GAME_UPDATED)
+        .bind(&payload)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn open_mines(&self, cmd: OpenMinesCommand) -> StoreResult<MinesRound> {
+        in_tx!(self, |c| open_mines_tx(c, &cmd).await)
+    }
+
+    async fn mines_round(
+        &self,
+        player_id: PlayerId,
+        round_id: &str,
+    ) -> StoreResult<Option<MinesRound>> {
+        let mut c = self.pool.acquire().await.map_err(db)?;
+        Ok(round(&mut c, player_id, round_id, false)
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    async fn mines_step(
+        &self,
+        player_id: PlayerId,
+        round_id: &str,
+        decide: MinesDecide,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(MinesRound, Option<BetRecord>)> {
+        let mut decide = Some(decide);
+        in_tx!(self, |c| mines_step_tx(
+            c,
+            player_id,
+            round_id,
+            &mut decide,
+            now
+        )
+        .await)
+    }
+}

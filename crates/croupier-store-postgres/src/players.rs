@@ -1,0 +1,200 @@
+//! Players and sessions. Each write is a single statement (data-modifying
+//! CTEs put the outbox event in the same statement), hence atomic on its own.
+
+use crate::{db, from_millis, internal, millis, unique_violation, PostgresStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use croupier_core::ports::{PlayerStore, SessionStore};
+use croupier_core::*;
+use uuid::Uuid;
+
+type PlayerRow = (Uuid, String, String, i64, String);
+
+const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash";
+
+fn credentials(row: PlayerRow) -> PlayerCredentials {
+    let (id, username, roles, created_at, password_hash) = row;
+    PlayerCredentials {
+        player: Player {
+            id: PlayerId(id),
+            username,
+            roles: roles.split(',').filter_map(Role::parse).collect(),
+            created_at: from_millis(created_at),
+        },
+        password_hash,
+    }
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[async_trait]
+impl PlayerStore for PostgresStore {
+    async fn create_player(&self, new: NewPlayer) -> StoreResult<Player> {
+        let payload = serde_json::json!({ "player_id": new.id, "username": new.username });
+        sqlx::query(
+            "WITH p AS (
+                INSERT INTO players (id, username, username_lower, password_hash, roles, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+             )
+             INSERT INTO outbox (event_id, event_type, payload, created_at)
+             SELECT $7, $8, $9, $6 FROM p",
+        )
+        .bind(new.id.0)
+        .bind(&new.username)
+        .bind(new.username.to_lowercase())
+        .bind(&new.password_hash)
+        .bind(roles_text(&new.roles))
+        .bind(millis(new.created_at))
+        .bind(Uuid::now_v7())
+        .bind(event_type::PLAYER_REGISTERED)
+        .bind(&payload)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if unique_violation(&e).is_some() {
+                StoreError::UsernameTaken
+            } else {
+                db(e)
+            }
+        })?;
+        Ok(Player {
+            id: new.id,
+            username: new.username,
+            roles: new.roles,
+            created_at: new.created_at,
+        })
+    }
+
+    async fn player_by_username(&self, username: &str) -> StoreResult<Option<PlayerCredentials>> {
+        let row = sqlx::query_as::<_, PlayerRow>(&format!(
+            "SELECT {PLAYER_COLUMNS} FROM players WHERE username_lower = $1"
+        ))
+        .bind(username.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(credentials))
+    }
+
+    async fn player(&self, id: PlayerId) -> StoreResult<Option<PlayerCredentials>> {
+        let row = sqlx::query_as::<_, PlayerRow>(&format!(
+            "SELECT {PLAYER_COLUMNS} FROM players WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(credentials))
+    }
+
+    async fn set_password_hash(&self, id: PlayerId, password_hash: String) -> StoreResult<()> {
+        let n = sqlx::query("UPDATE players SET password_hash = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(&password_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+fn token_hash(bytes: Vec<u8>) -> StoreResult<TokenHash> {
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| internal("token hash is not 32 bytes"))?;
+    Ok(TokenHash(arr))
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn create_session(&self, s: NewSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, player_id, created_at, last_seen_at, expires_at)
+             VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(&s.token_hash.0[..])
+        .bind(s.player_id.0)
+        .bind(millis(s.created_at))
+        .bind(millis(s.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(&self, hash: TokenHash) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query_as::<_, (Uuid, i64, i64, i64, bool)>(
+            "SELECT player_id, created_at, last_seen_at, expires_at, revoked_at IS NOT NULL
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(&hash.0[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(
+            row.map(|(player, created, seen, expires, revoked)| SessionRecord {
+                token_hash: hash,
+                player_id: PlayerId(player),
+                created_at: from_millis(created),
+                last_seen_at: from_millis(seen),
+                expires_at: from_millis(expires),
+                revoked,
+            }),
+        )
+    }
+
+    async fn touch_session(&self, hash: TokenHash, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE token_hash = $1",
+        )
+        .bind(&hash.0[..])
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, hash: TokenHash) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&hash.0[..])
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn revoke_player_sessions(
+        &self,
+        player_id: PlayerId,
+        keep: Option<TokenHash>,
+    ) -> StoreResult<Vec<TokenHash>> {
+        let keep = keep.map(|k| k.0.to_vec()).unwrap_or_default();
+        let rows = sqlx::query_scalar::<_, Vec<u8>>(
+            "UPDATE sessions SET revoked_at = $3
+             WHERE player_id = $1 AND revoked_at IS NULL AND token_hash <> $2
+             RETURNING token_hash",
+        )
+        .bind(player_id.0)
+        .bind(keep)
+        .bind(millis(Utc::now()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(token_hash).collect()
+    }
+}
