@@ -21,6 +21,11 @@ pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// `postgres://…` to store everything in PostgreSQL instead of the
+    /// embedded SQLite file (also `CROUPIER_DATABASE_URL`, or from a file
+    /// with `CROUPIER_DATABASE_URL_FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
     pub log: LogConfig,
@@ -73,6 +78,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid"),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             shutdown_grace_secs: 30,
             log: LogConfig::default(),
             storage: StorageConfig::default(),
@@ -133,6 +139,11 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), String> {
         self.api().validate()?;
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err("database_url: must be a postgres:// URL".into());
+            }
+        }
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch: must be greater than 0".into());
         }

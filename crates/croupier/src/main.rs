@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use croupier::config::{Config, LogFormat};
-use croupier_core::ports::{LedgerStore, PlayerStore};
 use croupier_core::*;
 use figment::value::{Dict, Value};
 use std::path::PathBuf;
@@ -28,6 +27,10 @@ struct DataDir {
     /// Directory of the embedded database (also CROUPIER_DATA_DIR; default ./data).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Use PostgreSQL instead of the embedded database: postgres://… (also
+    /// CROUPIER_DATABASE_URL or CROUPIER_DATABASE_URL_FILE).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -93,7 +96,7 @@ enum LedgerCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut overrides = Dict::new();
-    let data_dir = match &cli.command {
+    let storage = match &cli.command {
         Command::Serve { data, .. }
         | Command::Migrate { data }
         | Command::Admin {
@@ -101,11 +104,14 @@ fn main() -> ExitCode {
         }
         | Command::Ledger {
             command: LedgerCommand::Audit { data },
-        } => data.data_dir.clone(),
+        } => Some(data),
         Command::Config | Command::Fair { .. } => None,
     };
-    if let Some(d) = data_dir {
+    if let Some(d) = storage.and_then(|s| s.data_dir.as_ref()) {
         overrides.insert("data_dir".into(), Value::from(d.display().to_string()));
+    }
+    if let Some(url) = storage.and_then(|s| s.database_url.as_ref()) {
+        overrides.insert("database_url".into(), Value::from(url.clone()));
     }
     if let Command::Serve {
         listen: Some(l), ..
@@ -160,11 +166,19 @@ fn init_logging(cfg: &Config) {
 async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { .. } => croupier::server::serve(cfg).await?,
-        Command::Migrate { .. } => {
-            std::fs::create_dir_all(&cfg.data_dir)?;
-            let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
-            println!("{}", serde_json::json!({ "schema_version": v }));
-        }
+        Command::Migrate { .. } => match &cfg.database_url {
+            Some(url) => {
+                croupier_store_postgres::PostgresStore::migrate(url)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("{}", serde_json::json!({ "migrated": "postgres" }));
+            }
+            None => {
+                std::fs::create_dir_all(&cfg.data_dir)?;
+                let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
+                println!("{}", serde_json::json!({ "schema_version": v }));
+            }
+        },
         Command::Config | Command::Fair { .. } => {
             unreachable!("handled before loading configuration")
         }
@@ -189,7 +203,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             };
             croupier_api::auth::validate_username(&username).map_err(problem)?;
             croupier_api::auth::validate_password("password", &password).map_err(problem)?;
-            let store = croupier::server::open_store(&cfg)?;
+            let store = croupier::server::open_store(&cfg).await?;
             let hash = croupier_api::auth::hash_password(cfg.auth.argon2, password)
                 .await
                 .map_err(problem)?;
@@ -214,7 +228,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Ledger {
             command: LedgerCommand::Audit { .. },
         } => {
-            let store = croupier::server::open_store(&cfg)?;
+            let store = croupier::server::open_store(&cfg).await?;
             let report = store.audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ok {

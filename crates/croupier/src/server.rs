@@ -11,8 +11,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Opens the embedded store, creating the data directory if needed.
-pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// Opens the configured store: PostgreSQL when `database_url` is set, else
+/// the embedded SQLite file (creating the data directory if needed).
+/// Either way the schema is migrated first.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &cfg.database_url {
+        let store = croupier_store_postgres::PostgresStore::connect(url, Default::default())
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        return Ok(Arc::new(store));
+    }
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let path = cfg.database_path();
@@ -40,7 +48,7 @@ impl Running {
 
 /// Binds `cfg.listen` (port 0 picks a free port) and serves in the background.
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
-    let store: Arc<dyn Store> = open_store(cfg)?;
+    let store = open_store(cfg).await?;
     croupier_api::metrics::handle();
     croupier_api::metrics::spawn_upkeep();
     let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));

@@ -372,3 +372,72 @@ fn http_get(base: &str, path: &str) -> String {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
+
+/// `--database-url` switches every storage command to PostgreSQL (run when
+/// CROUPIER_TEST_POSTGRES_URL is set; CI requires it).
+#[test]
+fn storage_commands_run_on_postgres_with_database_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) =
+        run(croupier(dir.path()).args(["migrate", "--database-url", "mysql://nope"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("database_url"), "{stderr}");
+
+    let Ok(base) = std::env::var("CROUPIER_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CROUPIER_TEST_REQUIRE_BACKENDS").is_err(),
+            "CROUPIER_TEST_POSTGRES_URL must be set"
+        );
+        eprintln!("skipped: CROUPIER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let psql = |sql: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        });
+    };
+    psql(&format!("CREATE SCHEMA {schema}"));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let result = std::panic::catch_unwind(|| {
+        let (out, stdout, stderr) =
+            run(croupier(dir.path()).args(["migrate", "--database-url", &url]));
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(json(&stdout)["migrated"], "postgres");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "a very good passphrase\n").unwrap();
+        let (out, stdout, stderr) = run(croupier(dir.path())
+            .args([
+                "admin",
+                "create-user",
+                "--username",
+                "root",
+                "--role",
+                "admin",
+            ])
+            .args(["--password-file", pw.to_str().unwrap()])
+            .env("CROUPIER_DATABASE_URL", &url));
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(json(&stdout)["roles"], serde_json::json!(["admin"]));
+        let (out, stdout, _) =
+            run(croupier(dir.path()).args(["ledger", "audit", "--database-url", &url]));
+        assert!(out.status.success());
+        assert_eq!(json(&stdout)["ok"], true);
+        assert!(
+            !dir.path().join("data").exists(),
+            "nothing embedded was created"
+        );
+    });
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -32,6 +32,60 @@ pub struct TestApp {
     pub running: Running,
     pub config: Config,
     _dir: tempfile::TempDir,
+    _schema: Option<PgSchema>,
+}
+
+/// With `CROUPIER_TEST_HTTP_BACKEND=postgres` every app runs on PostgreSQL
+/// (`CROUPIER_TEST_POSTGRES_URL`) in a schema of its own, dropped afterwards;
+/// otherwise on the embedded SQLite store.
+fn backend_is_postgres() -> bool {
+    std::env::var("CROUPIER_TEST_HTTP_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// A throwaway schema on the test server.
+pub struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create() -> (Self, String) {
+        let base_url = std::env::var("CROUPIER_TEST_POSTGRES_URL")
+            .expect("CROUPIER_TEST_HTTP_BACKEND=postgres needs CROUPIER_TEST_POSTGRES_URL");
+        let name = format!("http_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{sep}options=-c%20search_path%3D{name}");
+        (Self { base_url, name }, url)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.base_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await
+                {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// A response reduced to what tests assert on.
@@ -65,6 +119,13 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         data_dir: dir.path().join("data"),
         ..Config::default()
     };
+    let schema = if backend_is_postgres() {
+        let (schema, url) = PgSchema::create().await;
+        config.database_url = Some(url);
+        Some(schema)
+    } else {
+        None
+    };
     tweak(&mut config);
     config.validate().expect("test config is valid");
     let running = croupier::server::start(&config).await.expect("app starts");
@@ -74,6 +135,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         running,
         config,
         _dir: dir,
+        _schema: schema,
     }
 }
 
