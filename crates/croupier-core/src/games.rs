@@ -187,6 +187,27 @@ pub struct MinesRound {
     pub created_at: DateTime<Utc>,
 }
 
+impl MinesRound {
+    /// A round just opened by `cmd` on `pair`, with its id and reserved nonce.
+    pub fn opened(id: String, cmd: &OpenMinesCommand, pair: &SeedPair, nonce: u64) -> Self {
+        MinesRound {
+            id,
+            player_id: cmd.player_id,
+            currency: cmd.currency,
+            stake: cmd.stake,
+            mines: cmd.mines,
+            seed_pair_id: pair.id,
+            server_seed_hash: pair.server_seed_hash.clone(),
+            client_seed: pair.client_seed.clone(),
+            nonce,
+            revealed: vec![],
+            state: MinesState::Open,
+            bet_id: None,
+            created_at: cmd.now,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MinesState {
     Open,

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod games;
+pub mod ledger;
 pub mod money;
 pub mod ports;
 pub mod ratelimit;

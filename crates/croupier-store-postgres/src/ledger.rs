@@ -9,19 +9,7 @@ use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// One side of a ledger transaction: a player's wallet or a system account.
-pub(crate) enum Leg<'a> {
-    Wallet(PlayerId, i64),
-    System(&'a str, i64),
-}
-
-impl Leg<'_> {
-    fn amount(&self) -> i64 {
-        match self {
-            Leg::Wallet(_, a) | Leg::System(_, a) => *a,
-        }
-    }
-}
+pub(crate) use croupier_core::ledger::Leg;
 
 /// Adds `amount` to a wallet (creating it for a credit) unless that would take
 /// it below zero; returns the new balance. Locks the wallet row until commit.
@@ -69,11 +57,7 @@ pub(crate) async fn post_transaction(
     now: DateTime<Utc>,
     legs: &[Leg<'_>],
 ) -> StoreResult<(i64, Vec<i64>)> {
-    if legs.len() < 2 || legs.iter().map(Leg::amount).sum::<i64>() != 0 {
-        return Err(StoreError::Internal(format!(
-            "unbalanced {kind} transaction"
-        )));
-    }
+    croupier_core::ledger::check_balanced(kind, legs)?;
     let cur = currency.as_str();
     // Wallet legs first: the guarded update is where a refusal comes from.
     let mut balances = Vec::new();

@@ -722,21 +722,7 @@ impl GameStore for SqliteStore {
                         internal(e)
                     }
                 })?;
-                Ok(MinesRound {
-                    id,
-                    player_id: cmd.player_id,
-                    currency: cmd.currency,
-                    stake: cmd.stake,
-                    mines: cmd.mines,
-                    seed_pair_id: pair.id,
-                    server_seed_hash: pair.server_seed_hash.clone(),
-                    client_seed: pair.client_seed.clone(),
-                    nonce,
-                    revealed: vec![],
-                    state: MinesState::Open,
-                    bet_id: None,
-                    created_at: cmd.now,
-                })
+                Ok(MinesRound::opened(id, &cmd, &pair, nonce))
             })
             .await
     }

@@ -8,19 +8,7 @@ use croupier_core::*;
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
-/// One side of a ledger transaction: a player's wallet or a system account.
-pub(crate) enum Leg<'a> {
-    Wallet(PlayerId, i64),
-    System(&'a str, i64),
-}
-
-impl Leg<'_> {
-    fn amount(&self) -> i64 {
-        match self {
-            Leg::Wallet(_, a) | Leg::System(_, a) => *a,
-        }
-    }
-}
+pub(crate) use croupier_core::ledger::Leg;
 
 /// Writes a balanced transaction and applies its wallet legs. Must run inside
 /// the caller's write job, so the postings, the balances and whatever else the
@@ -33,11 +21,7 @@ pub(crate) fn post_transaction(
     now: DateTime<Utc>,
     legs: &[Leg<'_>],
 ) -> StoreResult<(i64, Vec<i64>)> {
-    if legs.len() < 2 || legs.iter().map(Leg::amount).sum::<i64>() != 0 {
-        return Err(StoreError::Internal(format!(
-            "unbalanced {kind} transaction"
-        )));
-    }
+    croupier_core::ledger::check_balanced(kind, legs)?;
     let cur = currency.as_str();
     // Wallet legs first: a refusal (insufficient funds) must come before any
     // write (see `writer`), and the guarded update is where it comes from.
