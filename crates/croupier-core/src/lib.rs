@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod money;
 pub mod ports;
 pub mod ratelimit;
+pub mod revocation;
 pub mod types;
 
 pub use error::{StoreError, StoreResult};
