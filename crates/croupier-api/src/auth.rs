@@ -3,7 +3,10 @@
 //! A token is 256 random bits (64 hex characters) shown once to the client; the
 //! store keeps only its SHA-256. Authenticating a request is a cache hit on the
 //! hot path: the cache holds the session and its player, and is invalidated on
-//! logout, logout-all and password change.
+//! logout, logout-all and password change, here and, through the
+//! [`SessionFeed`], on every other instance. The rule that keeps other
+//! instances' revocations honoured within one second: a cached session is
+//! used beyond [`UNANNOUNCED_TRUST`] only while the feed is live.
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -14,12 +17,14 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use croupier_core::revocation::RevocationFeed;
 use croupier_core::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 /// The authenticated caller, put in request extensions by [`require_auth`].
 #[derive(Clone, Debug)]
@@ -194,18 +199,71 @@ pub fn hash_token(token: &str) -> TokenHash {
     TokenHash(Sha256::digest(token.as_bytes()).into())
 }
 
+/// How long a cached session may be used without re-reading the store when
+/// no live feed announces other instances' revocations: the bound on how late
+/// an instance honours a logout made elsewhere.
+pub const UNANNOUNCED_TRUST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where this instance learns of sessions revoked by other instances, which
+/// decides how long it may trust its session cache.
+#[derive(Clone)]
+pub enum SessionFeed {
+    /// No other instance can revoke sessions (the embedded store has one
+    /// instance): the cache is authoritative.
+    Local,
+    /// Other instances announce revocations here. Cached sessions are trusted
+    /// while the feed is live, and re-read after [`UNANNOUNCED_TRUST`] while not.
+    Shared(Arc<dyn RevocationFeed>),
+    /// Other instances may revoke sessions unannounced (several instances on
+    /// one database, no Redis): a cached session is re-read from the store
+    /// once it is older than [`UNANNOUNCED_TRUST`].
+    Absent,
+}
+
+impl SessionFeed {
+    /// May cached sessions be used beyond [`UNANNOUNCED_TRUST`] right now?
+    pub fn trusts_cache(&self) -> bool {
+        match self {
+            SessionFeed::Local => true,
+            SessionFeed::Shared(feed) => feed.is_live(),
+            SessionFeed::Absent => false,
+        }
+    }
+
+    /// `local`, `live`, `down` or `absent`, for logs and health output.
+    pub fn status(&self) -> &'static str {
+        match self {
+            SessionFeed::Local => "local",
+            SessionFeed::Shared(feed) if feed.is_live() => "live",
+            SessionFeed::Shared(_) => "down",
+            SessionFeed::Absent => "absent",
+        }
+    }
+
+    async fn publish(&self, revoked: &[TokenHash]) {
+        if let SessionFeed::Shared(feed) = self {
+            feed.publish(revoked).await;
+        }
+    }
+}
+
 /// A session as cached in-process.
 pub struct CachedSession {
     pub player: Player,
     pub expires_at: DateTime<Utc>,
     /// Unix millis of the last recorded activity (coalesced, for idle expiry).
     last_seen_ms: AtomicI64,
+    /// When the store read behind this entry began: its data is at least this old.
+    read_at: Instant,
 }
 
 /// In-process cache of live sessions, keyed by token hash.
 #[derive(Clone)]
 pub struct SessionCache {
     inner: moka::sync::Cache<[u8; 32], Arc<CachedSession>>,
+    /// Bumped by every revocation, so that a store read racing one is not
+    /// cached (see [`SessionCache::insert_unless_revoked`]).
+    revocations: Arc<AtomicU64>,
 }
 
 impl SessionCache {
@@ -215,43 +273,95 @@ impl SessionCache {
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .build(),
+            revocations: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// Drops a revoked session.
     pub fn invalidate(&self, hash: &TokenHash) {
-        self.inner.invalidate(&hash.0);
+        self.invalidate_many(std::slice::from_ref(hash));
+    }
+
+    /// Drops revoked sessions.
+    pub fn invalidate_many(&self, hashes: &[TokenHash]) {
+        // Bump first: a reader that inserts after our removal then sees it.
+        self.revocations.fetch_add(1, Ordering::SeqCst);
+        for h in hashes {
+            self.inner.invalidate(&h.0);
+        }
+    }
+
+    /// Drops every session, e.g. after revocations may have been missed.
+    pub fn invalidate_all(&self) {
+        self.revocations.fetch_add(1, Ordering::SeqCst);
+        self.inner.invalidate_all();
+    }
+
+    /// Caches a session read from the store, unless a revocation happened
+    /// since the read began (`before` = [`Self::revocations`] then): the read
+    /// may predate it, and its removal may have run before this insert.
+    /// Inserting first and checking after closes the race: if the check sees
+    /// no bump, the revocation's removal comes after the insert.
+    fn insert_unless_revoked(&self, hash: &TokenHash, entry: Arc<CachedSession>, before: u64) {
+        self.inner.insert(hash.0, entry);
+        if self.revocations() != before {
+            self.inner.invalidate(&hash.0);
+        }
+    }
+
+    fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
     }
 }
 
-/// Resolves a bearer token to a live session: the cache first, the store on a miss.
+/// Resolves a bearer token to a live session: the cache first, the store on a
+/// miss, or when the entry is older than the feed lets us trust.
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authed> {
     let hash = hash_token(token);
     let now = croupier_core::now();
     let cached = match state.sessions.inner.get(&hash.0) {
-        Some(c) => c,
-        None => {
-            let Some(rec) = state.store.session(hash).await? else {
-                return Err(ApiError::unauthorized());
+        Some(c)
+            if c.read_at.elapsed() <= UNANNOUNCED_TRUST || state.session_feed.trusts_cache() =>
+        {
+            c
+        }
+        stale => {
+            let before = state.sessions.revocations();
+            let read_at = Instant::now();
+            let rec = match state.store.session(hash).await? {
+                Some(rec) if !rec.revoked => rec,
+                _ => {
+                    // Revoked elsewhere, unannounced: not a revocation to
+                    // signal, the store answers for it from now on.
+                    state.sessions.inner.invalidate(&hash.0);
+                    return Err(ApiError::unauthorized());
+                }
             };
-            if rec.revoked {
-                return Err(ApiError::unauthorized());
-            }
             let Some(creds) = state.store.player(rec.player_id).await? else {
+                state.sessions.inner.invalidate(&hash.0);
                 return Err(ApiError::unauthorized());
             };
+            // Activity this instance recorded may not have reached the store yet.
+            let last_seen = stale
+                .map(|s| s.last_seen_ms.load(Ordering::Relaxed))
+                .unwrap_or(i64::MIN)
+                .max(rec.last_seen_at.timestamp_millis());
             let c = Arc::new(CachedSession {
                 player: creds.player,
                 expires_at: rec.expires_at,
-                last_seen_ms: AtomicI64::new(rec.last_seen_at.timestamp_millis()),
+                last_seen_ms: AtomicI64::new(last_seen),
+                read_at,
             });
-            state.sessions.inner.insert(hash.0, c.clone());
+            state
+                .sessions
+                .insert_unless_revoked(&hash, c.clone(), before);
             c
         }
     };
     let idle = state.config.auth.session_idle();
     let last_seen = c_last_seen(&cached);
     if now >= cached.expires_at || now - last_seen > idle {
-        state.sessions.invalidate(&hash);
+        state.sessions.inner.invalidate(&hash.0);
         return Err(ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "session_expired",
@@ -275,6 +385,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authed> {
         player: cached.player.clone(),
         token_hash: hash,
     })
+}
+
+/// Forgets revoked sessions here and announces them to the other instances.
+/// Call after the revocation is committed to the store.
+pub async fn forget_revoked(state: &AppState, revoked: &[TokenHash]) {
+    state.sessions.invalidate_many(revoked);
+    state.session_feed.publish(revoked).await;
 }
 
 fn c_last_seen(c: &CachedSession) -> DateTime<Utc> {
@@ -316,6 +433,43 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(hash_token(&a), hash_token(&b));
         assert_eq!(hash_token(&a), hash_token(&a));
+    }
+
+    fn entry() -> Arc<CachedSession> {
+        Arc::new(CachedSession {
+            player: Player {
+                id: PlayerId::new(),
+                username: "alice".into(),
+                roles: vec![Role::Player],
+                created_at: croupier_core::now(),
+            },
+            expires_at: croupier_core::now(),
+            last_seen_ms: AtomicI64::new(0),
+            read_at: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn a_read_that_raced_a_revocation_is_not_cached() {
+        let cache = SessionCache::new(100, std::time::Duration::from_secs(60));
+        let (a, b) = (TokenHash([1; 32]), TokenHash([2; 32]));
+        let before = cache.revocations();
+        cache.insert_unless_revoked(&a, entry(), before);
+        assert!(cache.inner.get(&a.0).is_some(), "no revocation meanwhile");
+
+        // A revocation between the store read and the insert: the read may
+        // predate it, so it must not be cached (whichever session it named).
+        let before = cache.revocations();
+        cache.invalidate(&TokenHash([9; 32]));
+        cache.insert_unless_revoked(&b, entry(), before);
+        assert!(cache.inner.get(&b.0).is_none());
+
+        cache.invalidate_many(&[a]);
+        assert!(cache.inner.get(&a.0).is_none());
+        let before = cache.revocations();
+        cache.insert_unless_revoked(&a, entry(), before);
+        cache.invalidate_all();
+        assert!(cache.inner.get(&a.0).is_none());
     }
 
     #[test]

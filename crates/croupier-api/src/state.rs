@@ -1,6 +1,6 @@
 //! Shared application state handed to every handler.
 
-use crate::auth::SessionCache;
+use crate::auth::{SessionCache, SessionFeed};
 use crate::catalog::Catalog;
 use crate::config::ApiConfig;
 use croupier_core::ports::Store;
@@ -13,6 +13,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
     pub sessions: SessionCache,
+    /// How other instances' revocations reach `sessions`; see [`SessionFeed`].
+    pub session_feed: SessionFeed,
     pub limiter: Arc<dyn RateLimiter>,
     pub catalog: Arc<Catalog>,
     /// Set while shutting down: `/readyz` answers 503 so balancers drain us.
@@ -31,9 +33,17 @@ impl AppState {
             store,
             config: Arc::new(config),
             sessions,
+            session_feed: SessionFeed::Local,
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Sets where other instances' revocations come from (default
+    /// [`SessionFeed::Local`]: this instance is the only one).
+    pub fn with_session_feed(mut self, feed: SessionFeed) -> Self {
+        self.session_feed = feed;
+        self
     }
 
     /// Reloads the admin game overrides from the store.

@@ -26,10 +26,16 @@ pub struct Config {
     /// with `CROUPIER_DATABASE_URL_FILE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// `redis://…` to share rate limits and session revocations between
+    /// instances through Redis (also `CROUPIER_REDIS_URL`, or from a file
+    /// with `CROUPIER_REDIS_URL_FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
     pub log: LogConfig,
     pub storage: StorageConfig,
+    pub redis: RedisConfig,
     pub currencies: Vec<CurrencyConfig>,
     pub faucet: FaucetConfig,
     pub auth: AuthConfig,
@@ -65,6 +71,26 @@ pub struct StorageConfig {
     pub read_connections: usize,
 }
 
+/// How Redis is used when `redis_url` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// Put before every key and channel, so deployments can share one Redis.
+    pub key_prefix: String,
+    /// Longest wait for one Redis call; past it the call counts as failed and
+    /// the request goes on degraded.
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            key_prefix: "croupier:".into(),
+            timeout_ms: 250,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
@@ -79,9 +105,11 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid"),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            redis_url: None,
             shutdown_grace_secs: 30,
             log: LogConfig::default(),
             storage: StorageConfig::default(),
+            redis: RedisConfig::default(),
             currencies: api.currencies,
             faucet: api.faucet,
             auth: api.auth,
@@ -144,6 +172,23 @@ impl Config {
                 return Err("database_url: must be a postgres:// URL".into());
             }
         }
+        if let Some(url) = &self.redis_url {
+            if url.starts_with("rediss://") {
+                return Err("redis_url: TLS (rediss://) is not supported yet".into());
+            }
+            if !["redis://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+            {
+                return Err("redis_url: must be a redis:// URL".into());
+            }
+        }
+        if !(1..=10_000).contains(&self.redis.timeout_ms) {
+            return Err("redis.timeout_ms: must be 1-10000".into());
+        }
+        if self.redis.key_prefix.len() > 128 {
+            return Err("redis.key_prefix: at most 128 bytes".into());
+        }
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch: must be greater than 0".into());
         }
@@ -173,6 +218,14 @@ impl Config {
             readers: self.storage.read_connections,
             ..Default::default()
         }
+    }
+
+    pub fn redis_options(&self) -> Option<croupier_redis::RedisOptions> {
+        Some(croupier_redis::RedisOptions {
+            url: self.redis_url.clone()?,
+            key_prefix: self.redis.key_prefix.clone(),
+            timeout: std::time::Duration::from_millis(self.redis.timeout_ms),
+        })
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -40,6 +40,10 @@ enum Command {
         /// Listen address (also CROUPIER_LISTEN; default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<String>,
+        /// Share rate limits and session revocations between instances through
+        /// Redis: redis://… (also CROUPIER_REDIS_URL or CROUPIER_REDIS_URL_FILE).
+        #[arg(long, value_name = "URL")]
+        redis_url: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -118,6 +122,13 @@ fn main() -> ExitCode {
     } = &cli.command
     {
         overrides.insert("listen".into(), Value::from(l.clone()));
+    }
+    if let Command::Serve {
+        redis_url: Some(url),
+        ..
+    } = &cli.command
+    {
+        overrides.insert("redis_url".into(), Value::from(url.clone()));
     }
     // These need no configuration, storage or logging.
     match cli.command {

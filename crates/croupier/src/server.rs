@@ -2,13 +2,16 @@
 
 use crate::config::Config;
 use anyhow::Context;
+use croupier_api::auth::SessionFeed;
 use croupier_api::AppState;
 use croupier_core::ports::Store;
-use croupier_core::ratelimit::LocalRateLimiter;
+use croupier_core::ratelimit::{LocalRateLimiter, RateLimiter};
+use croupier_redis::{BusEvent, Redis, RedisRateLimiter, RevocationBus};
 use croupier_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Opens the configured store: PostgreSQL when `database_url` is set, else
@@ -27,6 +30,45 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = SqliteStore::open(&path, &cfg.sqlite_options())
         .with_context(|| format!("cannot open database {}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// The rate limiter: shared through Redis when `redis_url` is set (falling
+/// back to per-instance limits while Redis is unavailable), else in-process.
+async fn rate_limiter(cfg: &Config) -> anyhow::Result<(Arc<dyn RateLimiter>, Option<Redis>)> {
+    let local = Arc::new(LocalRateLimiter::new());
+    let Some(opts) = cfg.redis_options() else {
+        return Ok((local, None));
+    };
+    let redis = Redis::connect(&opts).context("invalid redis_url")?;
+    // Not fatal: the platform runs degraded until Redis answers.
+    match redis.ping().await {
+        Ok(()) => tracing::info!(redis = ?redis, "redis reachable"),
+        Err(e) => tracing::warn!(redis = ?redis, error = %e,
+            "redis unreachable at start; running degraded until it answers"),
+    }
+    let limiter = RedisRateLimiter::new(redis.clone()).with_fallback(local);
+    Ok((Arc::new(limiter), Some(redis)))
+}
+
+/// Where other instances' session revocations come from: the Redis bus; or,
+/// on PostgreSQL without Redis (other instances may share the database),
+/// nowhere, so cached sessions are re-read every second; or, on the embedded
+/// store, nobody else can revoke.
+fn session_feed(cfg: &Config, state: &AppState, redis: Option<Redis>) -> SessionFeed {
+    match (redis, &cfg.database_url) {
+        (Some(redis), _) => {
+            let sessions = state.sessions.clone();
+            // Retried as long as another instance may cache the session.
+            let retry_for = Duration::from_secs(cfg.auth.session_cache_secs.max(1));
+            let bus = RevocationBus::start(redis, retry_for, move |event| match event {
+                BusEvent::Revoked(hashes) => sessions.invalidate_many(hashes),
+                BusEvent::Resync => sessions.invalidate_all(),
+            });
+            SessionFeed::Shared(Arc::new(bus))
+        }
+        (None, Some(_)) => SessionFeed::Absent,
+        (None, None) => SessionFeed::Local,
+    }
 }
 
 /// A platform listening on a socket, as `serve` runs it and tests spawn it.
@@ -51,7 +93,10 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let store = open_store(cfg).await?;
     croupier_api::metrics::handle();
     croupier_api::metrics::spawn_upkeep();
-    let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));
+    let (limiter, redis) = rate_limiter(cfg).await?;
+    let state = AppState::new(store, cfg.api(), limiter);
+    let feed = session_feed(cfg, &state, redis);
+    let state = state.with_session_feed(feed);
     state
         .reload_catalog()
         .await
@@ -99,6 +144,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         url = %format!("http://{}", running.addr),
         data_dir = %cfg.data_dir.display(),
         store = running.state.store.backend(),
+        redis = cfg.redis_url.is_some(),
         "croupier listening on http://{}", running.addr
     );
     stop.await;

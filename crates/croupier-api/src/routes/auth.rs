@@ -193,7 +193,7 @@ pub async fn logout(
     Extension(me): Extension<Authed>,
 ) -> ApiResult<StatusCode> {
     state.store.revoke_session(me.token_hash).await?;
-    state.sessions.invalidate(&me.token_hash);
+    auth::forget_revoked(&state, &[me.token_hash]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,13 +204,14 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
 ) -> ApiResult<StatusCode> {
-    let revoked = state
+    let mut revoked = state
         .store
         .revoke_player_sessions(me.player.id, None)
         .await?;
-    for h in revoked.iter().chain([&me.token_hash]) {
-        state.sessions.invalidate(h);
+    if !revoked.contains(&me.token_hash) {
+        revoked.push(me.token_hash);
     }
+    auth::forget_revoked(&state, &revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,9 +248,7 @@ pub async fn change_password(
         .store
         .revoke_player_sessions(me.player.id, Some(me.token_hash))
         .await?;
-    for h in &revoked {
-        state.sessions.invalidate(h);
-    }
+    auth::forget_revoked(&state, &revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
