@@ -42,6 +42,22 @@ fn backend_is_postgres() -> bool {
     std::env::var("CROUPIER_TEST_HTTP_BACKEND").as_deref() == Ok("postgres")
 }
 
+/// The URL in `var` (e.g. `CROUPIER_TEST_REDIS_URL`), or `None` (skip the
+/// test) on a developer machine without that server. Under
+/// `CROUPIER_TEST_REQUIRE_BACKENDS` (CI) a missing URL fails the test instead.
+pub fn backend_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
+                panic!("{var} must be set");
+            }
+            eprintln!("skipped: {var} not set");
+            None
+        }
+    }
+}
+
 /// A throwaway schema on the test server.
 pub struct PgSchema {
     base_url: String,
@@ -52,6 +68,12 @@ impl PgSchema {
     async fn create() -> (Self, String) {
         let base_url = std::env::var("CROUPIER_TEST_POSTGRES_URL")
             .expect("CROUPIER_TEST_HTTP_BACKEND=postgres needs CROUPIER_TEST_POSTGRES_URL");
+        Self::create_on(base_url).await
+    }
+
+    /// A schema on the server at `base_url`; returns it and a URL whose
+    /// connections use it.
+    pub async fn create_on(base_url: String) -> (Self, String) {
         let name = format!("http_{}", uuid::Uuid::new_v4().simple());
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base_url)
             .await
@@ -113,18 +135,30 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    if backend_is_postgres() {
+        let (schema, url) = PgSchema::create().await;
+        start(Some(schema), |c| {
+            c.database_url = Some(url);
+            tweak(c);
+        })
+        .await
+    } else {
+        start(None, tweak).await
+    }
+}
+
+/// An instance configured by `tweak` alone, on no schema of its own: for
+/// several instances sharing one database (`database_url`) and Redis.
+pub async fn spawn_instance(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    start(None, tweak).await
+}
+
+async fn start(schema: Option<PgSchema>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
         ..Config::default()
-    };
-    let schema = if backend_is_postgres() {
-        let (schema, url) = PgSchema::create().await;
-        config.database_url = Some(url);
-        Some(schema)
-    } else {
-        None
     };
     tweak(&mut config);
     config.validate().expect("test config is valid");
