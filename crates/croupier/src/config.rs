@@ -316,4 +316,24 @@ mod tests {
             "assets/default-config.toml drifted from Config::default()"
         );
     }
+
+    #[test]
+    fn redis_settings_are_checked() {
+        let with = |url: &str, timeout_ms: u64| Config {
+            redis_url: Some(url.into()),
+            redis: RedisConfig {
+                timeout_ms,
+                ..RedisConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(with("redis://127.0.0.1:6379", 250).validate().is_ok());
+        assert!(with("redis+unix:///run/redis.sock", 250).validate().is_ok());
+        let tls = with("rediss://cache:6380", 250).validate().unwrap_err();
+        assert!(tls.contains("TLS"), "{tls}");
+        let scheme = with("http://cache", 250).validate().unwrap_err();
+        assert!(scheme.starts_with("redis_url:"), "{scheme}");
+        let timeout = with("redis://cache", 0).validate().unwrap_err();
+        assert!(timeout.starts_with("redis.timeout_ms:"), "{timeout}");
+    }
 }
