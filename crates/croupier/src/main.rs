@@ -40,6 +40,14 @@ enum Command {
         /// Listen address (also CROUPIER_LISTEN; default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<String>,
+        /// What to run, comma-separated: api (HTTP API), worker (event
+        /// consumers), relay (outbox relay). Also CROUPIER_ROLES; default all three.
+        #[arg(long, value_name = "ROLES")]
+        roles: Option<String>,
+        /// Relay events through NATS JetStream: nats://… (also
+        /// CROUPIER_NATS_URL or CROUPIER_NATS_URL_FILE). Default: in-process.
+        #[arg(long, value_name = "URL")]
+        nats_url: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -114,10 +122,17 @@ fn main() -> ExitCode {
         overrides.insert("database_url".into(), Value::from(url.clone()));
     }
     if let Command::Serve {
-        listen: Some(l), ..
+        listen,
+        roles,
+        nats_url,
+        ..
     } = &cli.command
     {
-        overrides.insert("listen".into(), Value::from(l.clone()));
+        for (key, value) in [("listen", listen), ("roles", roles), ("nats_url", nats_url)] {
+            if let Some(v) = value {
+                overrides.insert(key.into(), Value::from(v.clone()));
+            }
+        }
     }
     // These need no configuration, storage or logging.
     match cli.command {

@@ -35,14 +35,18 @@ pub struct Running {
     pub state: AppState,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    events: crate::events::Events,
 }
 
 impl Running {
-    /// Drains: readiness goes 503, the listener stops, in-flight requests finish.
+    /// Drains: readiness goes 503, the listener stops, in-flight requests
+    /// finish; then the relay and consumers finish their batch and stop.
     pub async fn stop(self) -> std::io::Result<()> {
         self.state.draining.store(true, Ordering::Relaxed);
         let _ = self.shutdown.send(());
-        self.task.await.unwrap_or(Ok(()))
+        let served = self.task.await.unwrap_or(Ok(()));
+        self.events.stop().await;
+        served
     }
 }
 
@@ -51,7 +55,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let store = open_store(cfg).await?;
     croupier_api::metrics::handle();
     croupier_api::metrics::spawn_upkeep();
-    let state = AppState::new(store, cfg.api(), Arc::new(LocalRateLimiter::new()));
+    let state = AppState::new(store.clone(), cfg.api(), Arc::new(LocalRateLimiter::new()));
     state
         .reload_catalog()
         .await
@@ -67,12 +71,18 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             }
         }
     });
+    let events = crate::events::Events::start(cfg, store.clone()).await?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let app =
-        croupier_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // Without the api role only /livez, /readyz and /metrics are served.
+    let app = if cfg.roles.api {
+        croupier_api::router(state.clone())
+    } else {
+        croupier_api::ops_router(state.clone())
+    }
+    .into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -86,6 +96,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         state,
         shutdown: tx,
         task,
+        events,
     })
 }
 
@@ -99,6 +110,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         url = %format!("http://{}", running.addr),
         data_dir = %cfg.data_dir.display(),
         store = running.state.store.backend(),
+        roles = %cfg.roles,
         "croupier listening on http://{}", running.addr
     );
     stop.await;
