@@ -329,6 +329,9 @@ impl JetStreamSource {
                 consumer: consumer.clone(),
                 durable,
                 stream: self.streams.opts.stream_name(domain),
+                domain: domain.to_owned(),
+                types: types.iter().map(|t| t.to_string()).collect(),
+                source: self.clone(),
                 opts: self.streams.opts.clone(),
                 dead_letters: self.dead_letters.clone(),
             };
@@ -382,6 +385,10 @@ struct Worker {
     consumer: Arc<dyn Consumer>,
     durable: jetstream::consumer::PullConsumer,
     stream: String,
+    /// To create the durable consumer again if it vanished.
+    domain: String,
+    types: Vec<String>,
+    source: JetStreamSource,
     opts: Arc<JetStreamOptions>,
     dead_letters: Arc<dyn DeadLetters>,
 }
@@ -412,7 +419,11 @@ impl Worker {
                 Ok(m) => m,
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    tracing::warn!(consumer = %name, stream = %self.stream, error = %e, "cannot pull");
+                    tracing::warn!(consumer = %name, stream = %self.stream, error = %e, failures, "cannot pull");
+                    if failures.is_multiple_of(5) {
+                        // Deleted by an operator, or the stream was re-created.
+                        self.recreate().await;
+                    }
                     let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
                     tokio::select! {
                         _ = stop.cancelled() => break,
@@ -441,10 +452,29 @@ impl Worker {
                         }
                     }
                 }
+                if good.is_empty() {
+                    // Only errors: pull again, but not in a tight loop.
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => break,
+                    }
+                }
                 self.handle(good).await;
             }
         }
         tracing::info!(consumer = %name, stream = %self.stream, "JetStream consumer stopped");
+    }
+
+    async fn recreate(&mut self) {
+        let types: Vec<&str> = self.types.iter().map(String::as_str).collect();
+        match self
+            .source
+            .durable(self.consumer.name(), &self.domain, &types)
+            .await
+        {
+            Ok(durable) => self.durable = durable,
+            Err(e) => tracing::warn!(error = %e, "cannot re-create the durable consumer"),
+        }
     }
 
     async fn report_lag(&mut self) {

@@ -117,14 +117,14 @@ impl Relay {
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(owner = %self.opts.owner, bus = self.bus.kind(), "outbox relay started");
         let mut failures = 0u32;
-        let mut last_backlog = tokio::time::Instant::now() - BACKLOG_EVERY;
+        let mut last_backlog: Option<tokio::time::Instant> = None;
         let mut last_prune = tokio::time::Instant::now();
         loop {
             if stop.is_cancelled() {
                 break;
             }
-            if last_backlog.elapsed() >= BACKLOG_EVERY {
-                last_backlog = tokio::time::Instant::now();
+            if last_backlog.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+                last_backlog = Some(tokio::time::Instant::now());
                 self.refresh_backlog().await;
             }
             if last_prune.elapsed() >= PRUNE_EVERY {

@@ -256,3 +256,29 @@ async fn api_worker_and_relay_instances_split_the_work_over_jetstream() {
         app.running.stop().await.unwrap();
     }
 }
+
+#[test]
+fn serve_refuses_a_relay_or_worker_alone_without_nats() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, env) in [(Some("relay"), None), (None, Some("api,worker"))] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"));
+        cmd.current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("CROUPIER_NATS_URL")
+            .env_remove("CROUPIER_ROLES");
+        if let Some(roles) = flag {
+            cmd.args(["--roles", roles]);
+        }
+        if let Some(roles) = env {
+            cmd.env("CROUPIER_ROLES", roles);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let roles = flag.or(env).unwrap();
+        assert!(
+            err.contains(&format!("roles: {roles} without nats_url")),
+            "{err}"
+        );
+    }
+}
