@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/v1/auth/password", post(routes::auth::change_password))
         .route("/v1/me", get(routes::auth::me))
+        .route("/v1/me/stats", get(routes::stats::me))
         .route("/v1/wallets", get(routes::wallets::list))
         .route(
             "/v1/wallets/{currency}/claims",
@@ -126,6 +127,19 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The operations routes alone (`/livez`, `/readyz`, `/metrics`), for an
+/// instance running only the worker and relay roles.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/livez", get(routes::health::livez))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(metrics::track))
         .with_state(state)
 }
 

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         routes::mines::open, routes::mines::get, routes::mines::reveal, routes::mines::cash_out,
         routes::fairness::seeds, routes::fairness::rotate, routes::fairness::verify,
         routes::bets::list, routes::bets::recent, routes::bets::get,
+        routes::stats::me,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),

@@ -5,6 +5,7 @@
 //! layer talks to these traits, and each backend crate implements them.
 
 pub mod error;
+pub mod events;
 pub mod games;
 pub mod ledger;
 pub mod money;

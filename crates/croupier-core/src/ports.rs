@@ -6,6 +6,7 @@
 //! or not at all.
 
 use crate::error::StoreResult;
+use crate::events::*;
 use crate::games::*;
 use crate::money::CurrencyCode;
 use crate::types::*;
@@ -83,10 +84,60 @@ pub trait IdempotencyStore: Send + Sync {
     async fn idempotency_release(&self, scope: &str, key: &str) -> StoreResult<()>;
 }
 
+/// The transactional outbox, as the relay sees it. Rows are *claimed* rather
+/// than tailed by position: on PostgreSQL positions follow insert order, not
+/// commit order, so a position cursor could skip a row that commits late.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Events after `position`, oldest first.
+    /// Events after `position`, oldest first (published or not).
     async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Leases up to `limit` unpublished events to `owner` until `now + lease`,
+    /// oldest first. Only events whose lease is free or expired (`lease_until
+    /// <= now`) are taken, so concurrent claimers get disjoint events and an
+    /// event held by a relay that died is claimable again once its lease ends.
+    async fn outbox_claim(
+        &self,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<OutboxEvent>>;
+    /// Marks events published at `now` (after the bus acknowledged them);
+    /// returns how many were not already. Unknown positions are ignored.
+    async fn outbox_mark_published(
+        &self,
+        positions: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// How many events are not yet published.
+    async fn outbox_backlog(&self) -> StoreResult<u64>;
+    /// Deletes up to `limit` events published before `published_before`;
+    /// returns how many. Unpublished events are never deleted.
+    async fn outbox_prune(&self, published_before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+}
+
+/// The statistics projection, maintained by the `stats` consumer. Its writes
+/// are inbox-guarded: each event applies at most once per consumer name.
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// Adds settled bets to the per-player and per-game statistics in one
+    /// transaction, recording each event id in `consumer`'s inbox; events
+    /// already there (redeliveries) are skipped. Returns how many were applied.
+    async fn apply_settled_bets(
+        &self,
+        consumer: &str,
+        bets: &[SettledBetEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A player's results per (currency, game), ordered by currency then game.
+    async fn player_stats(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerGameStats>>;
+    /// A game's results per currency over bets settled since `since` (whole
+    /// hours: the hour holding `since` counts in full), ordered by currency.
+    async fn game_stats(
+        &self,
+        game: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(CurrencyCode, BetCounters)>>;
 }
 
 #[async_trait]
@@ -145,7 +196,7 @@ pub trait GameStore: Send + Sync {
 /// Everything the platform needs from its relational store.
 #[async_trait]
 pub trait Store:
-    PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore + GameStore
+    PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore + GameStore + StatsStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

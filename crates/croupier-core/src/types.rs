@@ -230,12 +230,27 @@ pub struct StoredResponse {
 /// An event waiting in (or relayed from) the transactional outbox.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxEvent {
-    /// Position in the outbox: strictly increasing in commit order per backend.
+    /// Position in the outbox: increasing in insert order. On PostgreSQL that
+    /// is not commit order (a lower position can commit later), which is why
+    /// the relay claims unpublished rows instead of tailing positions.
     pub position: i64,
     pub event_id: uuid::Uuid,
     pub event_type: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    /// The event's domain: its type up to the first dot (`bet` for
+    /// `bet.settled`). One bus stream per domain.
+    pub fn domain(&self) -> &str {
+        event_domain(&self.event_type)
+    }
+}
+
+/// The domain of an event type: up to the first dot.
+pub fn event_domain(event_type: &str) -> &str {
+    event_type.split_once('.').map_or(event_type, |(d, _)| d)
 }
 
 /// Ledger transaction kinds written by the foundation.

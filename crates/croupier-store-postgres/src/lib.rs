@@ -8,6 +8,7 @@
 //! fails with a serialization failure or a deadlock is retried whole a few
 //! times before the caller sees a retryable `Unavailable`.
 
+mod events;
 mod games;
 mod ledger;
 mod players;
@@ -17,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use croupier_core::ports::*;
 use croupier_core::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -343,32 +344,6 @@ impl IdempotencyStore for PostgresStore {
         .await
         .map_err(db)?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl OutboxStore for PostgresStore {
-    async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        let rows = sqlx::query(
-            "SELECT position, event_id, event_type, payload, created_at FROM outbox
-             WHERE position > $1 ORDER BY position LIMIT $2",
-        )
-        .bind(position)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxEvent {
-                    position: r.try_get(0).map_err(db)?,
-                    event_id: r.try_get(1).map_err(db)?,
-                    event_type: r.try_get(2).map_err(db)?,
-                    payload: r.try_get(3).map_err(db)?,
-                    created_at: from_millis(r.try_get(4).map_err(db)?),
-                })
-            })
-            .collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! see `writer`); reads use a pool of read-only connections. Every port method
 //! that changes state is one job, hence one atomic unit inside its batch.
 
+mod events;
 mod games;
 mod ledger;
 mod migrate;
@@ -306,44 +307,6 @@ impl IdempotencyStore for SqliteStore {
                 .and_then(|mut s| s.execute((&scope, &key)))
                 .map_err(internal)?;
                 Ok(())
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl OutboxStore for SqliteStore {
-    async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        self.readers
-            .read(move |c| {
-                let mut s = c
-                    .prepare_cached(
-                        "SELECT position, event_id, event_type, payload, created_at FROM outbox
-                         WHERE position > ?1 ORDER BY position LIMIT ?2",
-                    )
-                    .map_err(internal)?;
-                let rows = s
-                    .query_map((position, limit), |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, i64>(4)?,
-                        ))
-                    })
-                    .map_err(internal)?;
-                rows.map(|row| {
-                    let (position, id, event_type, payload, at) = row.map_err(internal)?;
-                    Ok(OutboxEvent {
-                        position,
-                        event_id: id.parse().map_err(internal)?,
-                        event_type,
-                        payload: serde_json::from_str(&payload).map_err(internal)?,
-                        created_at: from_millis(at),
-                    })
-                })
-                .collect()
             })
             .await
     }

@@ -9,6 +9,9 @@ use croupier_core::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod event_checks;
+pub use event_checks::*;
+
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 macro_rules! checks {
@@ -37,6 +40,10 @@ checks!(
     bet_history_pages_newest_first,
     mines_rounds_open_step_settle_and_cancel,
     game_overrides_are_stored_and_audited,
+    outbox_claims_lease_publish_and_prune,
+    concurrent_claimers_get_disjoint_events,
+    stats_apply_each_event_once_per_consumer,
+    bet_settled_events_carry_what_stats_need,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -31,6 +31,12 @@ pub struct Config {
     /// with `CROUPIER_REDIS_URL_FILE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// `nats://…` to relay events through NATS JetStream instead of the
+    /// in-process bus (also `CROUPIER_NATS_URL`, `CROUPIER_NATS_URL_FILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
+    /// What this instance runs: `api`, `worker`, `relay`, comma-separated.
+    pub roles: Roles,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
     pub log: LogConfig,
@@ -41,6 +47,159 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub games: GamesConfig,
+    pub events: EventsConfig,
+    pub nats: NatsConfig,
+}
+
+/// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
+/// array of names is accepted too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP API.
+    pub api: bool,
+    /// The event consumers.
+    pub worker: bool,
+    /// The outbox relay.
+    pub relay: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self {
+            api: true,
+            worker: true,
+            relay: true,
+        }
+    }
+}
+
+impl std::str::FromStr for Roles {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::from_names(s.split(',').map(str::trim))
+    }
+}
+
+impl Roles {
+    fn from_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<Self, String> {
+        let mut roles = Roles {
+            api: false,
+            worker: false,
+            relay: false,
+        };
+        for name in names {
+            match name {
+                "api" => roles.api = true,
+                "worker" => roles.worker = true,
+                "relay" => roles.relay = true,
+                "" => {}
+                other => return Err(format!("unknown role {other:?} (api, worker, relay)")),
+            }
+        }
+        if !(roles.api || roles.worker || roles.relay) {
+            return Err("no role: name at least one of api, worker, relay".into());
+        }
+        Ok(roles)
+    }
+}
+
+impl std::fmt::Display for Roles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = [
+            (self.api, "api"),
+            (self.worker, "worker"),
+            (self.relay, "relay"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Roles {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            List(Vec<String>),
+        }
+        match Form::deserialize(d)? {
+            Form::Text(s) => s.parse(),
+            Form::List(v) => Roles::from_names(v.iter().map(String::as_str)),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The outbox relay and the consumers, whichever bus carries the events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Most events the relay claims, and a consumer applies, at once.
+    pub batch: u32,
+    /// Pause between outbox polls once the relay has caught up.
+    pub poll_interval_ms: u64,
+    /// How long the relay holds the events it claimed; a relay that dies
+    /// releases them after this. Also the in-process bus's retry delay.
+    pub lease_secs: u64,
+    /// Deliveries of an event to a consumer that keeps failing before it is
+    /// dead-lettered (logged at error level and counted).
+    pub max_attempts: u32,
+    /// Published events are deleted from the outbox after this many hours
+    /// (0 keeps them).
+    pub outbox_retention_hours: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            batch: 256,
+            poll_interval_ms: 100,
+            lease_secs: 30,
+            max_attempts: 10,
+            outbox_retention_hours: 168,
+        }
+    }
+}
+
+/// NATS JetStream, used when `nats_url` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// Names streams `{PREFIX}_{DOMAIN}` and subjects `{prefix}.{event type}`.
+    pub stream_prefix: String,
+    /// A republished event within this window is stored once (must exceed
+    /// `events.lease_secs`).
+    pub duplicate_window_secs: u64,
+    /// Events are kept in a stream this long (0: forever).
+    pub max_age_hours: u64,
+    /// Stream replicas: 1 on one server, 3 in a cluster.
+    pub replicas: usize,
+    /// A consumer's unacknowledged message is redelivered after this.
+    pub ack_wait_secs: u64,
+    /// Startup fails if NATS cannot be reached within this.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            stream_prefix: "croupier".into(),
+            duplicate_window_secs: 300,
+            max_age_hours: 168,
+            replicas: 1,
+            ack_wait_secs: 30,
+            connect_timeout_secs: 5,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +265,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            nats_url: None,
+            roles: Roles::default(),
             shutdown_grace_secs: 30,
             log: LogConfig::default(),
             storage: StorageConfig::default(),
@@ -115,6 +276,8 @@ impl Default for Config {
             auth: api.auth,
             http: api.http,
             games: api.games,
+            events: EventsConfig::default(),
+            nats: NatsConfig::default(),
         }
     }
 }
@@ -189,6 +352,7 @@ impl Config {
         if self.redis.key_prefix.len() > 128 {
             return Err("redis.key_prefix: at most 128 bytes".into());
         }
+        self.validate_events()?;
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch: must be greater than 0".into());
         }
@@ -196,6 +360,70 @@ impl Config {
             return Err("storage.read_connections: must be 1-64".into());
         }
         Ok(())
+    }
+
+    fn validate_events(&self) -> Result<(), String> {
+        if let Some(url) = &self.nats_url {
+            if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+                return Err("nats_url: must be a nats:// or tls:// URL".into());
+            }
+        } else if self.roles.worker != self.roles.relay {
+            return Err(format!(
+                "roles: {} without nats_url: the in-process bus hands events from the relay \
+                 to this process's consumers, so worker and relay run together (set nats_url \
+                 to split them)",
+                self.roles
+            ));
+        }
+        let e = &self.events;
+        if e.batch == 0 || e.batch > 10_000 {
+            return Err("events.batch: must be 1-10000".into());
+        }
+        if e.lease_secs == 0 || e.max_attempts == 0 {
+            return Err("events.lease_secs and events.max_attempts: must be at least 1".into());
+        }
+        if self.nats.duplicate_window_secs <= e.lease_secs {
+            return Err(
+                "nats.duplicate_window_secs: must exceed events.lease_secs, or an event \
+                 republished after a lease ends could be stored twice"
+                    .into(),
+            );
+        }
+        if self.nats.ack_wait_secs == 0 || self.nats.connect_timeout_secs == 0 {
+            return Err(
+                "nats.ack_wait_secs and nats.connect_timeout_secs: must be at least 1".into(),
+            );
+        }
+        self.jetstream_options()
+            .validate()
+            .map_err(|e| format!("nats.stream_prefix: {e}"))
+    }
+
+    /// JetStream streams and consumers, from `[nats]` and `[events]`.
+    pub fn jetstream_options(&self) -> croupier_events::jetstream::JetStreamOptions {
+        let secs = std::time::Duration::from_secs;
+        croupier_events::jetstream::JetStreamOptions {
+            prefix: self.nats.stream_prefix.clone(),
+            duplicate_window: secs(self.nats.duplicate_window_secs),
+            max_age: secs(self.nats.max_age_hours.saturating_mul(3600)),
+            replicas: self.nats.replicas,
+            ack_wait: secs(self.nats.ack_wait_secs),
+            max_deliver: self.events.max_attempts,
+            batch: self.events.batch as usize,
+        }
+    }
+
+    /// The outbox relay's settings, from `[events]`.
+    pub fn relay_options(&self) -> croupier_events::RelayOptions {
+        let e = &self.events;
+        croupier_events::RelayOptions {
+            owner: croupier_events::RelayOptions::unique_owner(),
+            batch: e.batch,
+            lease: chrono::Duration::seconds(e.lease_secs.min(i64::MAX as u64) as i64),
+            poll_interval: std::time::Duration::from_millis(e.poll_interval_ms.max(1)),
+            retention: (e.outbox_retention_hours > 0)
+                .then(|| chrono::Duration::hours(e.outbox_retention_hours.min(1 << 30) as i64)),
+        }
     }
 
     pub fn api(&self) -> ApiConfig {
@@ -306,6 +534,57 @@ fn insert_nested(dict: &mut Dict, path: &[String], value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_parse_from_text_or_list_and_print_back() {
+        let r: Roles = "worker, relay".parse().unwrap();
+        assert_eq!(
+            r,
+            Roles {
+                api: false,
+                worker: true,
+                relay: true
+            }
+        );
+        assert_eq!(r.to_string(), "worker,relay");
+        assert!("api,croupier".parse::<Roles>().is_err());
+        assert!("".parse::<Roles>().is_err());
+        let cfg: Config = toml::from_str(r#"roles = ["api"]"#).unwrap();
+        assert_eq!(cfg.roles.to_string(), "api");
+        let cfg: Config = toml::from_str(r#"roles = "relay,api,worker""#).unwrap();
+        assert_eq!(cfg.roles, Roles::default());
+    }
+
+    #[test]
+    fn without_nats_worker_and_relay_come_together() {
+        let with = |roles: &str, nats: Option<&str>| Config {
+            roles: roles.parse().unwrap(),
+            nats_url: nats.map(str::to_owned),
+            ..Config::default()
+        };
+        assert!(with("api,worker,relay", None).validate().is_ok());
+        assert!(with("worker,relay", None).validate().is_ok());
+        assert!(with("api", None).validate().is_ok());
+        let err = with("api,worker", None).validate().unwrap_err();
+        assert!(
+            err.starts_with("roles: api,worker without nats_url"),
+            "{err}"
+        );
+        assert!(with("relay", None).validate().is_err());
+        assert!(with("worker", Some("nats://127.0.0.1:4222"))
+            .validate()
+            .is_ok());
+        assert!(with("relay", Some("http://x")).validate().is_err());
+        let mut cfg = Config::default();
+        cfg.nats.stream_prefix = "Bad.Prefix".into();
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .starts_with("nats.stream_prefix"));
+        let mut cfg = Config::default();
+        cfg.nats.duplicate_window_secs = cfg.events.lease_secs;
+        assert!(cfg.validate().is_err());
+    }
 
     #[test]
     fn the_documented_defaults_are_the_real_defaults_and_cover_every_key() {

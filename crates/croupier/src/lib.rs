@@ -2,5 +2,6 @@
 //! business rules; it builds the store and the API from configuration and runs them.
 
 pub mod config;
+pub mod events;
 pub mod fair_cli;
 pub mod server;

@@ -44,6 +44,14 @@ enum Command {
         /// Redis: redis://… (also CROUPIER_REDIS_URL or CROUPIER_REDIS_URL_FILE).
         #[arg(long, value_name = "URL")]
         redis_url: Option<String>,
+        /// What to run, comma-separated: api (HTTP API), worker (event
+        /// consumers), relay (outbox relay). Also CROUPIER_ROLES; default all three.
+        #[arg(long, value_name = "ROLES")]
+        roles: Option<String>,
+        /// Relay events through NATS JetStream: nats://… (also
+        /// CROUPIER_NATS_URL or CROUPIER_NATS_URL_FILE). Default: in-process.
+        #[arg(long, value_name = "URL")]
+        nats_url: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -118,10 +126,17 @@ fn main() -> ExitCode {
         overrides.insert("database_url".into(), Value::from(url.clone()));
     }
     if let Command::Serve {
-        listen: Some(l), ..
+        listen,
+        roles,
+        nats_url,
+        ..
     } = &cli.command
     {
-        overrides.insert("listen".into(), Value::from(l.clone()));
+        for (key, value) in [("listen", listen), ("roles", roles), ("nats_url", nats_url)] {
+            if let Some(v) = value {
+                overrides.insert(key.into(), Value::from(v.clone()));
+            }
+        }
     }
     if let Command::Serve {
         redis_url: Some(url),

@@ -77,14 +77,18 @@ pub struct Running {
     pub state: AppState,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    events: crate::events::Events,
 }
 
 impl Running {
-    /// Drains: readiness goes 503, the listener stops, in-flight requests finish.
+    /// Drains: readiness goes 503, the listener stops, in-flight requests
+    /// finish; then the relay and consumers finish their batch and stop.
     pub async fn stop(self) -> std::io::Result<()> {
         self.state.draining.store(true, Ordering::Relaxed);
         let _ = self.shutdown.send(());
-        self.task.await.unwrap_or(Ok(()))
+        let served = self.task.await.unwrap_or(Ok(()));
+        self.events.stop().await;
+        served
     }
 }
 
@@ -94,7 +98,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     croupier_api::metrics::handle();
     croupier_api::metrics::spawn_upkeep();
     let (limiter, redis) = rate_limiter(cfg).await?;
-    let state = AppState::new(store, cfg.api(), limiter);
+    let state = AppState::new(store.clone(), cfg.api(), limiter);
     let feed = session_feed(cfg, &state, redis);
     let state = state.with_session_feed(feed);
     state
@@ -112,12 +116,18 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             }
         }
     });
+    let events = crate::events::Events::start(cfg, store.clone()).await?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let app =
-        croupier_api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // Without the api role only /livez, /readyz and /metrics are served.
+    let app = if cfg.roles.api {
+        croupier_api::router(state.clone())
+    } else {
+        croupier_api::ops_router(state.clone())
+    }
+    .into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -131,6 +141,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         state,
         shutdown: tx,
         task,
+        events,
     })
 }
 
@@ -145,6 +156,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         data_dir = %cfg.data_dir.display(),
         store = running.state.store.backend(),
         redis = cfg.redis_url.is_some(),
+        roles = %cfg.roles,
         "croupier listening on http://{}", running.addr
     );
     stop.await;

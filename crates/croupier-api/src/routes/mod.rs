@@ -5,4 +5,5 @@ pub mod fairness;
 pub mod games;
 pub mod health;
 pub mod mines;
+pub mod stats;
 pub mod wallets;

@@ -65,7 +65,7 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
-    async fn create() -> (Self, String) {
+    pub async fn create() -> (Self, String) {
         let base_url = std::env::var("CROUPIER_TEST_POSTGRES_URL")
             .expect("CROUPIER_TEST_HTTP_BACKEND=postgres needs CROUPIER_TEST_POSTGRES_URL");
         Self::create_on(base_url).await

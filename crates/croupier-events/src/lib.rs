@@ -1,0 +1,41 @@
+//! Croupier's events: from the transactional outbox to the consumers.
+//!
+//! ```text
+//! outbox rows ──(claim with a lease)──► Relay ──► Bus ──► consumers
+//!                                         ▲        ├─ InProcessBus: calls the consumers directly
+//!        mark published once delivered ───┘        └─ JetStreamBus: one stream per domain;
+//!                                                     JetStreamSource runs the consumers
+//!                                                     from durable pull consumers
+//! ```
+//!
+//! Delivery is at least once: the relay marks an event published only after
+//! the bus acknowledged it, so a crash in between publishes it again
+//! (JetStream drops the copy by its `Nats-Msg-Id` within the duplicate window;
+//! consumers drop any other copy through their inbox). Effects are exactly
+//! once: a [`Consumer`] applies an event through a store method that records
+//! the event id in its inbox in the same transaction, and the source
+//! acknowledges only after that commit.
+
+mod consumer;
+mod inprocess;
+pub mod jetstream;
+mod relay;
+pub mod stats;
+
+pub use consumer::{Consumer, ConsumerError, DeadLetters, LogDeadLetters};
+pub use inprocess::InProcessBus;
+pub use relay::{Bus, Relay, RelayOptions, RelayStep};
+pub use stats::StatsConsumer;
+
+/// Cancels the relay and worker loops on shutdown.
+pub use tokio_util::sync::CancellationToken;
+
+/// Names of consumers, streams and metrics labels: what durable consumer
+/// names and inbox keys accept everywhere.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}

@@ -1,0 +1,188 @@
+//! The outbox relay: claims unpublished events with a lease, hands them to a
+//! bus, and marks published what the bus acknowledged. Several relays may
+//! run at once: claims are disjoint, so in steady state no event is
+//! published twice; after a relay dies its leased events are claimed again
+//! once the lease ends (at least once).
+
+use async_trait::async_trait;
+use chrono::Duration;
+use croupier_core::ports::OutboxStore;
+use croupier_core::{OutboxEvent, StoreResult};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Where the relay delivers events.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// For logs and metrics: `jetstream` or `in_process`.
+    fn kind(&self) -> &'static str;
+    /// Delivers `events` and returns the positions of those now durably
+    /// delivered (JetStream: stored by the stream; in-process: handled by
+    /// every consumer, or dead-lettered). The others stay leased and are
+    /// delivered again once their lease ends.
+    async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64>;
+}
+
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// Names this relay's leases (unique per process).
+    pub owner: String,
+    /// Most events claimed at once.
+    pub batch: u32,
+    /// How long a claim holds; must exceed the time a batch takes to publish,
+    /// or another relay may publish it too (harmless, but not steady state).
+    pub lease: Duration,
+    /// Pause between claims while the outbox is drained.
+    pub poll_interval: std::time::Duration,
+    /// Published events older than this are deleted; `None` keeps them.
+    pub retention: Option<Duration>,
+}
+
+impl RelayOptions {
+    /// A unique owner name for this process and relay.
+    pub fn unique_owner() -> String {
+        format!(
+            "relay-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            owner: Self::unique_owner(),
+            batch: 256,
+            lease: Duration::seconds(30),
+            poll_interval: std::time::Duration::from_millis(100),
+            retention: Some(Duration::days(7)),
+        }
+    }
+}
+
+/// What one claim-publish-mark round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelayStep {
+    pub claimed: usize,
+    pub published: usize,
+}
+
+pub struct Relay {
+    store: Arc<dyn OutboxStore>,
+    bus: Arc<dyn Bus>,
+    opts: RelayOptions,
+}
+
+/// How often the backlog gauge is refreshed and old events pruned.
+const BACKLOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const PRUNE_BATCH: u32 = 10_000;
+
+impl Relay {
+    pub fn new(store: Arc<dyn OutboxStore>, bus: Arc<dyn Bus>, opts: RelayOptions) -> Self {
+        Self { store, bus, opts }
+    }
+
+    /// One round: claim a batch, publish it, mark what was delivered.
+    pub async fn step(&self) -> StoreResult<RelayStep> {
+        let now = croupier_core::now();
+        let batch = self
+            .store
+            .outbox_claim(&self.opts.owner, self.opts.batch, now, self.opts.lease)
+            .await?;
+        if batch.is_empty() {
+            return Ok(RelayStep::default());
+        }
+        let done = self.bus.publish(&batch).await;
+        let kind = self.bus.kind();
+        metrics::counter!("croupier_events_published_total", "bus" => kind)
+            .increment(done.len() as u64);
+        if done.len() < batch.len() {
+            metrics::counter!("croupier_events_publish_failed_total", "bus" => kind)
+                .increment((batch.len() - done.len()) as u64);
+        }
+        // If this fails the events are published again after their lease:
+        // duplicates, which the bus and the consumers' inboxes absorb.
+        self.store
+            .outbox_mark_published(&done, croupier_core::now())
+            .await?;
+        Ok(RelayStep {
+            claimed: batch.len(),
+            published: done.len(),
+        })
+    }
+
+    /// Relays until `stop` is cancelled; the batch in hand is finished first.
+    pub async fn run(self, stop: CancellationToken) {
+        tracing::info!(owner = %self.opts.owner, bus = self.bus.kind(), "outbox relay started");
+        let mut failures = 0u32;
+        let mut last_backlog: Option<tokio::time::Instant> = None;
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            if last_backlog.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
+                last_backlog = Some(tokio::time::Instant::now());
+                self.refresh_backlog().await;
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                self.prune().await;
+            }
+            let pause = match self.step().await {
+                Ok(step) => {
+                    failures = 0;
+                    if step.claimed as u32 >= self.opts.batch {
+                        continue; // more is waiting
+                    }
+                    self.opts.poll_interval
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "outbox relay step failed");
+                    // Back off up to 5 s while the store is unavailable.
+                    (self.opts.poll_interval * 2u32.saturating_pow(failures.min(6)))
+                        .min(std::time::Duration::from_secs(5))
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!(owner = %self.opts.owner, "outbox relay stopped");
+    }
+
+    async fn refresh_backlog(&self) {
+        match self.store.outbox_backlog().await {
+            Ok(n) => metrics::gauge!("croupier_outbox_backlog").set(n as f64),
+            Err(e) => tracing::warn!(error = %e, "cannot count the outbox backlog"),
+        }
+    }
+
+    /// Deletes published events past the retention, in bounded batches.
+    pub async fn prune(&self) {
+        let Some(retention) = self.opts.retention else {
+            return;
+        };
+        let before = croupier_core::now() - retention;
+        loop {
+            match self.store.outbox_prune(before, PRUNE_BATCH).await {
+                Ok(n) => {
+                    if n > 0 {
+                        metrics::counter!("croupier_outbox_pruned_total").increment(n);
+                    }
+                    if n < u64::from(PRUNE_BATCH) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prune the outbox");
+                    return;
+                }
+            }
+        }
+    }
+}

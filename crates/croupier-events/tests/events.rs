@@ -1,0 +1,807 @@
+//! The relay, the buses and the consumer sources against the real engines:
+//! NATS JetStream (`CROUPIER_TEST_NATS_URL`), PostgreSQL
+//! (`CROUPIER_TEST_POSTGRES_URL`, a schema per test) and SQLite. Every test
+//! uses its own stream prefix; its streams are deleted at the end.
+
+use async_trait::async_trait;
+use croupier_core::events::PlayerGameStats;
+use croupier_core::ports::Store;
+use croupier_core::*;
+use croupier_events::jetstream::{Envelope, JetStreamBus, JetStreamOptions, JetStreamSource};
+use croupier_events::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+// ---- engines -----------------------------------------------------------------
+
+/// A backend URL from the environment; `None` skips the test on a developer
+/// machine, but with `CROUPIER_TEST_REQUIRE_BACKENDS` (CI) a missing URL fails.
+fn backend_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
+                panic!("{var} must be set");
+            }
+            eprintln!("skipped: {var} not set");
+            None
+        }
+    }
+}
+
+const DOMAINS: &[&str] = &["player", "wallet", "bet", "fairness", "game"];
+
+/// A stream prefix of its own; deletes its streams when dropped.
+struct Streams {
+    url: String,
+    opts: JetStreamOptions,
+}
+
+impl Streams {
+    fn new(url: &str) -> Self {
+        let prefix = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        Self {
+            url: url.to_owned(),
+            opts: JetStreamOptions {
+                prefix,
+                // A quick redelivery when a test's consumer lets a message time out.
+                ack_wait: Duration::from_secs(5),
+                max_deliver: 5,
+                batch: 64,
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn client(&self) -> async_nats::Client {
+        croupier_events::jetstream::connect(&self.url, Duration::from_secs(5))
+            .await
+            .expect("connect to the test NATS server")
+    }
+
+    async fn messages_in(&self, domain: &str) -> u64 {
+        let js = async_nats::jetstream::new(self.client().await);
+        let mut stream = js
+            .get_stream(self.opts.stream_name(domain))
+            .await
+            .expect("stream exists");
+        stream.info().await.expect("stream info").state.messages
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        let (url, opts) = (self.url.clone(), self.opts.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let Ok(client) = async_nats::connect(&url).await else {
+                    return;
+                };
+                let js = async_nats::jetstream::new(client);
+                for d in DOMAINS {
+                    let _ = js.delete_stream(opts.stream_name(d)).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A PostgreSQL store in a schema of its own, dropped with the guard.
+struct PgSchema {
+    url: String,
+    name: String,
+}
+
+async fn postgres(url: &str) -> (Arc<dyn Store>, PgSchema) {
+    let name = format!("ev_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let opts = croupier_store_postgres::PostgresOptions {
+        max_connections: 8,
+        search_path: Some(name.clone()),
+        ..Default::default()
+    };
+    let store = croupier_store_postgres::PostgresStore::connect(url, opts)
+        .await
+        .expect("open the store");
+    (
+        Arc::new(store),
+        PgSchema {
+            url: url.to_owned(),
+            name,
+        },
+    )
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = croupier_store_sqlite::SqliteStore::open(
+        &dir.path().join("events.db"),
+        &croupier_store_sqlite::SqliteOptions::default(),
+    )
+    .unwrap();
+    (Arc::new(store), dir)
+}
+
+// ---- fixtures ----------------------------------------------------------------
+
+fn chip() -> CurrencyCode {
+    CurrencyCode::parse("CHIP").unwrap()
+}
+
+async fn players(store: &Arc<dyn Store>, tag: &str, n: usize) -> Vec<Player> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(croupier_store_tests::new_player(&**store, &format!("{tag}{i}")).await);
+    }
+    out
+}
+
+/// A funded player and `n` settled dice-like bets (even nonces win 2×, every
+/// fifth pushes, the rest lose). Returns the bets.
+async fn bets(store: &Arc<dyn Store>, player: &Player, n: usize) -> Vec<BetRecord> {
+    store
+        .adjust(AdjustCommand {
+            player_id: player.id,
+            currency: chip(),
+            amount: 1_000_000,
+            reason: "test funds".into(),
+            actor: player.id,
+            now: croupier_core::now(),
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let stake = 10 + i as i64;
+        let cmd = BetCommand {
+            player_id: player.id,
+            game: if i % 2 == 0 { "dice" } else { "limbo" }.into(),
+            currency: chip(),
+            stake,
+            params: serde_json::json!({}),
+            now: croupier_core::now(),
+            first_seed: NewSeedPair {
+                server_seed: "s".into(),
+                server_seed_hash: "h".into(),
+                client_seed: "c".into(),
+            },
+            settle: Box::new(move |d: Draw<'_>| {
+                let (payout, win) = match d.nonce % 5 {
+                    0 => (stake, false),
+                    n if n % 2 == 0 => (stake * 2, true),
+                    _ => (0, false),
+                };
+                Ok(Outcome {
+                    payout,
+                    multiplier: if win { 200 } else { 0 },
+                    win,
+                    detail: serde_json::json!({}),
+                })
+            }),
+            idempotency: None,
+        };
+        match store.place_bet(cmd).await.unwrap() {
+            Idempotent::Done(b) => out.push(b),
+            Idempotent::Earlier(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    out
+}
+
+/// What the stats consumer must end up with for `bets`, per game.
+fn expected_stats(bets: &[BetRecord]) -> Vec<PlayerGameStats> {
+    let mut by_game: std::collections::BTreeMap<String, events::BetCounters> = Default::default();
+    for b in bets {
+        by_game
+            .entry(b.game.clone())
+            .or_default()
+            .add(&events::BetSettled {
+                bet_id: b.id.clone(),
+                player_id: b.player_id,
+                game: b.game.clone(),
+                currency: b.currency,
+                stake: b.stake,
+                payout: b.payout,
+                win: b.win,
+            });
+    }
+    by_game
+        .into_iter()
+        .map(|(game, counters)| PlayerGameStats {
+            currency: chip(),
+            game,
+            counters,
+        })
+        .collect()
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Delegates to a real bus and records every event handed to it.
+struct Recording {
+    inner: Arc<dyn Bus>,
+    seen: Mutex<Vec<uuid::Uuid>>,
+}
+
+#[async_trait]
+impl Bus for Recording {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64> {
+        self.seen
+            .lock()
+            .unwrap()
+            .extend(events.iter().map(|e| e.event_id));
+        self.inner.publish(events).await
+    }
+}
+
+fn relay_opts(batch: u32, lease: chrono::Duration) -> RelayOptions {
+    RelayOptions {
+        batch,
+        lease,
+        poll_interval: Duration::from_millis(20),
+        ..Default::default()
+    }
+}
+
+// ---- the JetStream bus -------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_bus_publishes_per_domain_and_stores_a_republished_batch_once() {
+    let Some(url) = backend_url("CROUPIER_TEST_NATS_URL") else {
+        return;
+    };
+    let streams = Streams::new(&url);
+    let (store, _dir) = sqlite();
+    let ps = players(&store, "pub", 3).await;
+    for p in &ps[..2] {
+        store
+            .claim(ClaimCommand {
+                player_id: p.id,
+                currency: chip(),
+                amount: 5,
+                period: chrono::Duration::hours(1),
+                now: croupier_core::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let events = store.outbox_after(0, 100).await.unwrap();
+    assert_eq!(events.len(), 5);
+    let bus = JetStreamBus::new(streams.client().await, streams.opts.clone(), &["player"])
+        .await
+        .unwrap();
+    let all: Vec<i64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(bus.publish(&events).await, all);
+    // The relay died before marking them: the same batch again.
+    assert_eq!(
+        bus.publish(&events).await,
+        all,
+        "duplicates are acknowledged"
+    );
+    assert_eq!(streams.messages_in("player").await, 3);
+    assert_eq!(streams.messages_in("wallet").await, 2);
+
+    let js = bus.context();
+    let stream = js
+        .get_stream(streams.opts.stream_name("wallet"))
+        .await
+        .unwrap();
+    let first = stream.get_raw_message(1).await.unwrap();
+    let claimed = &events[3];
+    assert_eq!(claimed.event_type, event_type::WALLET_CLAIMED);
+    assert_eq!(
+        first.subject.as_str(),
+        format!("{}.wallet.claimed", streams.opts.prefix)
+    );
+    assert_eq!(
+        first
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str()),
+        Some(claimed.event_id.to_string().as_str())
+    );
+    assert_eq!(
+        first
+            .headers
+            .get(croupier_events::jetstream::EVENT_TYPE_HEADER)
+            .map(|v| v.as_str()),
+        Some("wallet.claimed")
+    );
+    let envelope: Envelope = serde_json::from_slice(&first.payload).unwrap();
+    assert_eq!(OutboxEvent::from(envelope), *claimed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_on_postgres_never_publish_the_same_event_twice() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    players(&store, "early", 150).await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(streams.client().await, streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let stop = CancellationToken::new();
+    let recorders: Vec<Arc<Recording>> = (0..2)
+        .map(|_| {
+            Arc::new(Recording {
+                inner: bus.clone(),
+                seen: Mutex::new(vec![]),
+            })
+        })
+        .collect();
+    let relays: Vec<_> = recorders
+        .iter()
+        .map(|r| {
+            let relay = Relay::new(
+                store.clone(),
+                r.clone(),
+                relay_opts(16, chrono::Duration::seconds(30)),
+            );
+            tokio::spawn(relay.run(stop.clone()))
+        })
+        .collect();
+    // Commands keep committing while both relays run.
+    players(&store, "late", 150).await;
+    let drained = eventually(Duration::from_secs(30), || async {
+        store.outbox_backlog().await.unwrap() == 0
+    })
+    .await;
+    stop.cancel();
+    for r in relays {
+        r.await.unwrap();
+    }
+    assert!(drained, "the relays did not drain the outbox");
+
+    let a: HashSet<_> = recorders[0].seen.lock().unwrap().iter().copied().collect();
+    let b: HashSet<_> = recorders[1].seen.lock().unwrap().iter().copied().collect();
+    let total = recorders[0].seen.lock().unwrap().len() + recorders[1].seen.lock().unwrap().len();
+    assert!(!a.is_empty() && !b.is_empty(), "both relays took part");
+    assert!(a.is_disjoint(&b), "an event went to both relays");
+    assert_eq!(total, 300, "each event was handed to a bus exactly once");
+    let all: HashSet<_> = store
+        .outbox_after(0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(a.union(&b).copied().collect::<HashSet<_>>(), all);
+    assert_eq!(streams.messages_in("player").await, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_died_before_marking_is_taken_over_and_nats_keeps_one_copy() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    players(&store, "crash", 20).await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(streams.client().await, streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    // The first relay claims and publishes, then dies before marking.
+    let lease = chrono::Duration::milliseconds(500);
+    let claimed = store
+        .outbox_claim("dead-relay", 100, croupier_core::now(), lease)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 20);
+    assert_eq!(bus.publish(&claimed).await.len(), 20);
+    let survivor = Relay::new(store.clone(), bus.clone(), relay_opts(100, lease));
+    assert_eq!(
+        survivor.step().await.unwrap(),
+        RelayStep::default(),
+        "leased events are not taken while the lease holds"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        survivor.step().await.unwrap(),
+        RelayStep {
+            claimed: 20,
+            published: 20
+        }
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(
+        streams.messages_in("player").await,
+        20,
+        "deduplicated by Nats-Msg-Id"
+    );
+}
+
+// ---- consumers ---------------------------------------------------------------
+
+/// The stats consumer, but its first two calls with an event fail *after*
+/// the transaction committed, as if the worker died before acknowledging.
+/// One JetStream delivery makes at most two calls (the batch, then the event
+/// alone), so a third call proves JetStream redelivered the event.
+struct FailsAfterCommit {
+    inner: StatsConsumer,
+    deliveries: Mutex<HashMap<uuid::Uuid, u32>>,
+}
+
+#[async_trait]
+impl Consumer for FailsAfterCommit {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn event_types(&self) -> &[&'static str] {
+        self.inner.event_types()
+    }
+    async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
+        self.inner.handle(events).await?;
+        let mut early = false;
+        let mut seen = self.deliveries.lock().unwrap();
+        for e in events {
+            let n = seen.entry(e.event_id).or_insert(0);
+            *n += 1;
+            early |= *n <= 2;
+        }
+        if early {
+            Err(ConsumerError::Transient("died before the ack".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jetstream_redelivery_after_commit_applies_the_event_once() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    let p = players(&store, "redelivered", 1).await.remove(0);
+    let placed = bets(&store, &p, 12).await;
+    let client = streams.client().await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(client.clone(), streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::seconds(30)),
+    );
+    while relay.step().await.unwrap().claimed > 0 {}
+
+    let consumer = Arc::new(FailsAfterCommit {
+        inner: StatsConsumer::new(store.clone()),
+        deliveries: Mutex::new(HashMap::new()),
+    });
+    let stop = CancellationToken::new();
+    let source =
+        JetStreamSource::new(client, streams.opts.clone(), Arc::new(LogDeadLetters)).unwrap();
+    let tasks = source.spawn(consumer.clone(), stop.clone()).await.unwrap();
+    let expected = expected_stats(&placed);
+    let redelivered = eventually(Duration::from_secs(30), || async {
+        let d = consumer.deliveries.lock().unwrap();
+        d.len() == 12 && d.values().all(|n| *n >= 3)
+    })
+    .await;
+    let stats = store.player_stats(p.id).await.unwrap();
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(
+        redelivered,
+        "every event should be redelivered: {:?}",
+        consumer.deliveries.lock().unwrap()
+    );
+    assert_eq!(stats, expected, "each event applied exactly once");
+    let bets: i64 = stats.iter().map(|s| s.counters.bets).sum();
+    assert_eq!(bets, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_bets_flow_from_the_outbox_through_jetstream_into_stats() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    let client = streams.client().await;
+    let stop = CancellationToken::new();
+    // Two relays and two workers of the same consumer, as two instances run them.
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(client.clone(), streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let relay = Relay::new(
+            store.clone(),
+            bus.clone(),
+            relay_opts(32, chrono::Duration::seconds(30)),
+        );
+        tasks.push(tokio::spawn(relay.run(stop.clone())));
+        let source = JetStreamSource::new(
+            client.clone(),
+            streams.opts.clone(),
+            Arc::new(LogDeadLetters),
+        )
+        .unwrap();
+        tasks.extend(
+            source
+                .spawn(Arc::new(StatsConsumer::new(store.clone())), stop.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    let ps = players(&store, "flow", 4).await;
+    let mut placed = HashMap::new();
+    for p in &ps {
+        placed.insert(p.id, bets(&store, p, 15).await);
+    }
+    let last = Mutex::new(HashMap::new());
+    let converged = eventually(Duration::from_secs(30), || {
+        let (store, placed, last) = (store.clone(), &placed, &last);
+        async move {
+            for (player, bets) in placed {
+                let stats = store.player_stats(*player).await.unwrap();
+                let ok = stats == expected_stats(bets);
+                last.lock().unwrap().insert(*player, stats);
+                if !ok {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(converged, "stats never matched the bets: {last:?}");
+    let dice = store
+        .game_stats("dice", chrono::Utc::now() - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(dice.len(), 1);
+    assert_eq!(dice[0].1.bets, 4 * 8, "8 of each player's 15 bets are dice");
+}
+
+/// Fails its first `failures` calls, transiently or permanently.
+struct Flaky {
+    failures: Mutex<u32>,
+    permanent: bool,
+    handled: Mutex<Vec<uuid::Uuid>>,
+}
+
+#[async_trait]
+impl Consumer for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn event_types(&self) -> &[&'static str] {
+        &[event_type::BET_SETTLED]
+    }
+    async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
+        let mut left = self.failures.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Err(if self.permanent {
+                ConsumerError::Permanent("bad".into())
+            } else {
+                ConsumerError::Transient("down".into())
+            });
+        }
+        self.handled
+            .lock()
+            .unwrap()
+            .extend(events.iter().map(|e| e.event_id));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct RecordingDeadLetters(Mutex<Vec<(String, uuid::Uuid, u32)>>);
+
+#[async_trait]
+impl DeadLetters for RecordingDeadLetters {
+    async fn dead_letter(&self, consumer: &str, e: &OutboxEvent, attempts: u32, _: &ConsumerError) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((consumer.to_owned(), e.event_id, attempts));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_bus_marks_published_only_once_every_consumer_handled() {
+    let (store, _dir) = sqlite();
+    let p = players(&store, "embedded", 1).await.remove(0);
+    let placed = bets(&store, &p, 3).await;
+    // A batch plus one-by-one retries: 4 failures fail every event once.
+    let flaky = Arc::new(Flaky {
+        failures: Mutex::new(4),
+        permanent: false,
+        handled: Mutex::new(vec![]),
+    });
+    let dead = Arc::new(RecordingDeadLetters::default());
+    let bus = Arc::new(InProcessBus::new(
+        vec![Arc::new(StatsConsumer::new(store.clone())), flaky.clone()],
+        dead.clone(),
+        5,
+    ));
+    let lease = chrono::Duration::milliseconds(300);
+    let relay = Relay::new(store.clone(), bus, relay_opts(100, lease));
+    // 5 events: registered, adjusted, 3 bets. Only the bets wait for `flaky`.
+    assert_eq!(
+        relay.step().await.unwrap(),
+        RelayStep {
+            claimed: 5,
+            published: 2
+        }
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 3);
+    assert_eq!(
+        store.player_stats(p.id).await.unwrap(),
+        expected_stats(&placed),
+        "stats applied already"
+    );
+    // Retried once the lease ends; stats see the events again and skip them.
+    assert_eq!(relay.step().await.unwrap(), RelayStep::default());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        relay.step().await.unwrap(),
+        RelayStep {
+            claimed: 3,
+            published: 3
+        }
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(
+        store.player_stats(p.id).await.unwrap(),
+        expected_stats(&placed)
+    );
+    assert_eq!(flaky.handled.lock().unwrap().len(), 3);
+    assert!(dead.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_bus_dead_letters_permanent_failures_and_exhausted_retries() {
+    let (store, _dir) = sqlite();
+    let p = players(&store, "doomed", 1).await.remove(0);
+    bets(&store, &p, 2).await;
+    let bet_ids: Vec<_> = store
+        .outbox_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == event_type::BET_SETTLED)
+        .map(|e| e.event_id)
+        .collect();
+    // Permanent: dead-lettered at once, and the events count as delivered.
+    let dead = Arc::new(RecordingDeadLetters::default());
+    let permanent = Arc::new(Flaky {
+        failures: Mutex::new(u32::MAX),
+        permanent: true,
+        handled: Mutex::new(vec![]),
+    });
+    let bus = Arc::new(InProcessBus::new(vec![permanent], dead.clone(), 3));
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::milliseconds(100)),
+    );
+    assert_eq!(
+        relay.step().await.unwrap().published,
+        4,
+        "registered, adjusted, 2 bets"
+    );
+    let letters = dead.0.lock().unwrap().clone();
+    assert_eq!(
+        letters,
+        bet_ids
+            .iter()
+            .map(|id| ("flaky".to_owned(), *id, 1))
+            .collect::<Vec<_>>()
+    );
+
+    // Transient: retried after each lease, dead-lettered on the third attempt.
+    bets(&store, &p, 1).await;
+    let dead = Arc::new(RecordingDeadLetters::default());
+    let transient = Arc::new(Flaky {
+        failures: Mutex::new(u32::MAX),
+        permanent: false,
+        handled: Mutex::new(vec![]),
+    });
+    let bus = Arc::new(InProcessBus::new(vec![transient], dead.clone(), 3));
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::milliseconds(100)),
+    );
+    // (claimed, published): the funding's wallet.adjusted goes out at once.
+    for (attempt, expected) in [(2, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+        let step = relay.step().await.unwrap();
+        assert_eq!(
+            (step.claimed, step.published),
+            expected,
+            "attempt {}",
+            attempt + 1
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    let letters = dead.0.lock().unwrap().clone();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].2, 3, "dead-lettered after three attempts");
+}

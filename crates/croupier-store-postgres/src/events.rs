@@ -1,0 +1,342 @@
+//! The outbox as the relay sees it (claims with a lease, `FOR UPDATE SKIP
+//! LOCKED`), and the event consumers' inbox-guarded projections (statistics).
+
+use crate::{currency, db, from_millis, in_tx, millis, PostgresStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use croupier_core::events::*;
+use croupier_core::ports::*;
+use croupier_core::*;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use std::collections::{BTreeMap, HashSet};
+use uuid::Uuid;
+
+const EVENT_COLUMNS: &str = "position, event_id, event_type, payload, created_at";
+
+fn event(r: &PgRow) -> StoreResult<OutboxEvent> {
+    Ok(OutboxEvent {
+        position: r.try_get(0).map_err(db)?,
+        event_id: r.try_get(1).map_err(db)?,
+        event_type: r.try_get(2).map_err(db)?,
+        payload: r.try_get(3).map_err(db)?,
+        created_at: from_millis(r.try_get(4).map_err(db)?),
+    })
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE position > $1 ORDER BY position LIMIT $2"
+        ))
+        .bind(position)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(event).collect()
+    }
+
+    async fn outbox_claim(
+        &self,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<OutboxEvent>> {
+        // SKIP LOCKED: a concurrent claimer passes over rows being claimed
+        // instead of waiting; a row claimed and committed meanwhile fails the
+        // re-check of its lease. Either way claims are disjoint.
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2
+             WHERE position IN (
+                 SELECT position FROM outbox WHERE published_at IS NULL
+                 AND (lease_until IS NULL OR lease_until <= $3)
+                 ORDER BY position LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {EVENT_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(millis(now + lease))
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut events = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING promises no order.
+        events.sort_by_key(|e| e.position);
+        Ok(events)
+    }
+
+    async fn outbox_mark_published(
+        &self,
+        positions: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if positions.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE outbox SET published_at = $1, lease_owner = NULL, lease_until = NULL
+             WHERE position = ANY($2) AND published_at IS NULL",
+        )
+        .bind(millis(now))
+        .bind(positions)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn outbox_prune(&self, published_before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE position IN (
+                 SELECT position FROM outbox
+                 WHERE published_at IS NOT NULL AND published_at < $1 LIMIT $2)",
+        )
+        .bind(millis(published_before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Records `ids` in `consumer`'s inbox; returns those that were not there
+/// yet. Call inside the transaction that applies the events' effects: a
+/// concurrent handler of the same event waits on the key and then skips it.
+pub(crate) async fn inbox_insert(
+    c: &mut PgConnection,
+    consumer: &str,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> StoreResult<HashSet<Uuid>> {
+    let mut ids = ids.to_vec();
+    // One key order for every handler: fewer lock-order deadlocks.
+    ids.sort_unstable();
+    ids.dedup();
+    let fresh: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, event_id, handled_at)
+         SELECT $1, id, $3 FROM UNNEST($2::uuid[]) AS id
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(consumer)
+    .bind(&ids)
+    .bind(millis(now))
+    .fetch_all(c)
+    .await
+    .map_err(db)?;
+    Ok(fresh.into_iter().collect())
+}
+
+/// Column arrays of counters, for `UNNEST`.
+#[derive(Default)]
+struct CounterColumns {
+    bets: Vec<i64>,
+    wins: Vec<i64>,
+    losses: Vec<i64>,
+    pushes: Vec<i64>,
+    wagered: Vec<i64>,
+    paid_out: Vec<i64>,
+}
+
+impl CounterColumns {
+    fn push(&mut self, n: &BetCounters) {
+        self.bets.push(n.bets);
+        self.wins.push(n.wins);
+        self.losses.push(n.losses);
+        self.pushes.push(n.pushes);
+        self.wagered.push(n.wagered);
+        self.paid_out.push(n.paid_out);
+    }
+}
+
+fn counters(r: &PgRow, first: usize) -> StoreResult<BetCounters> {
+    Ok(BetCounters {
+        bets: r.try_get(first).map_err(db)?,
+        wins: r.try_get(first + 1).map_err(db)?,
+        losses: r.try_get(first + 2).map_err(db)?,
+        pushes: r.try_get(first + 3).map_err(db)?,
+        wagered: r.try_get(first + 4).map_err(db)?,
+        paid_out: r.try_get(first + 5).map_err(db)?,
+    })
+}
+
+async fn apply_settled_bets_tx(
+    c: &mut PgConnection,
+    consumer: &str,
+    bets: &[SettledBetEvent],
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let ids: Vec<Uuid> = bets.iter().map(|e| e.event_id).collect();
+    let mut fresh = inbox_insert(&mut *c, consumer, &ids, now).await?;
+    // BTreeMaps: rows are upserted in key order, the same in every handler.
+    let mut players: BTreeMap<(Uuid, String, String), BetCounters> = BTreeMap::new();
+    let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
+    let mut applied = 0;
+    for e in bets {
+        // `remove`: an id twice in one batch counts once.
+        if !fresh.remove(&e.event_id) {
+            continue;
+        }
+        applied += 1;
+        let b = &e.bet;
+        let cur = b.currency.as_str().to_owned();
+        players
+            .entry((b.player_id.0, cur.clone(), b.game.clone()))
+            .or_default()
+            .add(b);
+        games
+            .entry((b.game.clone(), hour_bucket(e.at), cur))
+            .or_default()
+            .add(b);
+    }
+    if applied == 0 {
+        return Ok(0);
+    }
+    let (mut pid, mut pcur, mut pgame, mut pn) =
+        (vec![], vec![], vec![], CounterColumns::default());
+    for ((player, cur, game), n) in players {
+        pid.push(player);
+        pcur.push(cur);
+        pgame.push(game);
+        pn.push(&n);
+    }
+    sqlx::query(
+        "INSERT INTO player_stats (player_id, currency, game, bets, wins, losses, pushes,
+             wagered, paid_out, updated_at)
+         SELECT p, c, g, b, w, l, pu, wa, po, $10
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+              AS t(p, c, g, b, w, l, pu, wa, po)
+         ON CONFLICT (player_id, currency, game) DO UPDATE SET
+             bets = player_stats.bets + EXCLUDED.bets,
+             wins = player_stats.wins + EXCLUDED.wins,
+             losses = player_stats.losses + EXCLUDED.losses,
+             pushes = player_stats.pushes + EXCLUDED.pushes,
+             wagered = player_stats.wagered + EXCLUDED.wagered,
+             paid_out = player_stats.paid_out + EXCLUDED.paid_out,
+             updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&pid)
+    .bind(&pcur)
+    .bind(&pgame)
+    .bind(&pn.bets)
+    .bind(&pn.wins)
+    .bind(&pn.losses)
+    .bind(&pn.pushes)
+    .bind(&pn.wagered)
+    .bind(&pn.paid_out)
+    .bind(millis(now))
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    let (mut ggame, mut ghour, mut gcur, mut gn) =
+        (vec![], vec![], vec![], CounterColumns::default());
+    for ((game, hour, cur), n) in games {
+        ggame.push(game);
+        ghour.push(hour);
+        gcur.push(cur);
+        gn.push(&n);
+    }
+    sqlx::query(
+        "INSERT INTO game_stats_hourly (game, hour, currency, bets, wins, losses, pushes,
+             wagered, paid_out)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[],
+                              $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+         ON CONFLICT (game, hour, currency) DO UPDATE SET
+             bets = game_stats_hourly.bets + EXCLUDED.bets,
+             wins = game_stats_hourly.wins + EXCLUDED.wins,
+             losses = game_stats_hourly.losses + EXCLUDED.losses,
+             pushes = game_stats_hourly.pushes + EXCLUDED.pushes,
+             wagered = game_stats_hourly.wagered + EXCLUDED.wagered,
+             paid_out = game_stats_hourly.paid_out + EXCLUDED.paid_out",
+    )
+    .bind(&ggame)
+    .bind(&ghour)
+    .bind(&gcur)
+    .bind(&gn.bets)
+    .bind(&gn.wins)
+    .bind(&gn.losses)
+    .bind(&gn.pushes)
+    .bind(&gn.wagered)
+    .bind(&gn.paid_out)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(applied)
+}
+
+#[async_trait]
+impl StatsStore for PostgresStore {
+    async fn apply_settled_bets(
+        &self,
+        consumer: &str,
+        bets: &[SettledBetEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if bets.is_empty() {
+            return Ok(0);
+        }
+        in_tx!(self, |c| apply_settled_bets_tx(c, consumer, bets, now)
+            .await)
+    }
+
+    async fn player_stats(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerGameStats>> {
+        let rows = sqlx::query(
+            "SELECT currency, game, bets, wins, losses, pushes, wagered, paid_out
+             FROM player_stats WHERE player_id = $1 ORDER BY currency, game",
+        )
+        .bind(player_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PlayerGameStats {
+                    currency: currency(&r.try_get::<String, _>(0).map_err(db)?)?,
+                    game: r.try_get(1).map_err(db)?,
+                    counters: counters(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn game_stats(
+        &self,
+        game: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(CurrencyCode, BetCounters)>> {
+        // SUM(bigint) is numeric: cast back (a sum past i64 is an error, not a wrap).
+        let rows = sqlx::query(
+            "SELECT currency, SUM(bets)::bigint, SUM(wins)::bigint, SUM(losses)::bigint,
+                    SUM(pushes)::bigint, SUM(wagered)::bigint, SUM(paid_out)::bigint
+             FROM game_stats_hourly WHERE game = $1 AND hour >= $2
+             GROUP BY currency ORDER BY currency",
+        )
+        .bind(game)
+        .bind(hour_bucket(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    currency(&r.try_get::<String, _>(0).map_err(db)?)?,
+                    counters(r, 1)?,
+                ))
+            })
+            .collect()
+    }
+}

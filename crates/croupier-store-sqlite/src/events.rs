@@ -1,0 +1,328 @@
+//! The outbox as the relay sees it (claims with a lease), and the event
+//! consumers' inbox-guarded projections (statistics).
+
+use crate::{from_millis, internal, millis, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use croupier_core::events::*;
+use croupier_core::ports::*;
+use croupier_core::*;
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+
+const EVENT_COLUMNS: &str = "position, event_id, event_type, payload, created_at";
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn event(row: (i64, String, String, String, i64)) -> StoreResult<OutboxEvent> {
+    let (position, id, event_type, payload, at) = row;
+    Ok(OutboxEvent {
+        position,
+        event_id: id.parse().map_err(internal)?,
+        event_type,
+        payload: serde_json::from_str(&payload).map_err(internal)?,
+        created_at: from_millis(at),
+    })
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn outbox_after(&self, position: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM outbox WHERE position > ?1 ORDER BY position LIMIT ?2"
+                    ))
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map((position, limit), event_from_row)
+                    .map_err(internal)?;
+                rows.map(|row| event(row.map_err(internal)?)).collect()
+            })
+            .await
+    }
+
+    async fn outbox_claim(
+        &self,
+        owner: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Vec<OutboxEvent>> {
+        let now_ms = millis(now);
+        // Ask a reader first: an idle relay then costs the writer nothing.
+        let claimable = self
+            .readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL
+                     AND (lease_until IS NULL OR lease_until <= ?1))",
+                )
+                .and_then(|mut s| s.query_row([now_ms], |r| r.get::<_, bool>(0)))
+                .map_err(internal)
+            })
+            .await?;
+        if !claimable || limit == 0 {
+            return Ok(vec![]);
+        }
+        let (owner, until) = (owner.to_owned(), millis(now + lease));
+        let mut events = self
+            .writer
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "UPDATE outbox SET lease_owner = ?1, lease_until = ?2
+                         WHERE position IN (
+                             SELECT position FROM outbox WHERE published_at IS NULL
+                             AND (lease_until IS NULL OR lease_until <= ?3)
+                             ORDER BY position LIMIT ?4)
+                         RETURNING {EVENT_COLUMNS}"
+                    ))
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map((&owner, until, now_ms, limit), event_from_row)
+                    .map_err(internal)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(internal)?;
+                Ok(rows)
+            })
+            .await?
+            .into_iter()
+            .map(event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING promises no order.
+        events.sort_by_key(|e| e.position);
+        Ok(events)
+    }
+
+    async fn outbox_mark_published(
+        &self,
+        positions: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if positions.is_empty() {
+            return Ok(0);
+        }
+        let positions = positions.to_vec();
+        self.writer
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "UPDATE outbox SET published_at = ?1, lease_owner = NULL, lease_until = NULL
+                         WHERE position = ?2 AND published_at IS NULL",
+                    )
+                    .map_err(internal)?;
+                let mut marked = 0;
+                for p in positions {
+                    marked += s.execute((millis(now), p)).map_err(internal)? as u64;
+                }
+                Ok(marked)
+            })
+            .await
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        self.readers
+            .read(|c| {
+                c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+                    .map(|n| n.max(0) as u64)
+                    .map_err(internal)
+            })
+            .await
+    }
+
+    async fn outbox_prune(&self, published_before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let before = millis(published_before);
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "DELETE FROM outbox WHERE position IN (
+                         SELECT position FROM outbox
+                         WHERE published_at IS NOT NULL AND published_at < ?1 LIMIT ?2)",
+                )
+                .and_then(|mut s| s.execute((before, limit)))
+                .map(|n| n as u64)
+                .map_err(internal)
+            })
+            .await
+    }
+}
+
+/// Records `event_id` in `consumer`'s inbox; `false` if it was already there.
+/// Call inside the transaction (write job) that applies the event's effect.
+pub(crate) fn inbox_insert(
+    c: &Connection,
+    consumer: &str,
+    event_id: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    c.prepare_cached(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )
+    .and_then(|mut s| s.execute((consumer, event_id.to_string(), millis(now))))
+    .map(|n| n == 1)
+    .map_err(internal)
+}
+
+fn counters_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<BetCounters> {
+    Ok(BetCounters {
+        bets: r.get(first)?,
+        wins: r.get(first + 1)?,
+        losses: r.get(first + 2)?,
+        pushes: r.get(first + 3)?,
+        wagered: r.get(first + 4)?,
+        paid_out: r.get(first + 5)?,
+    })
+}
+
+fn currency(s: &str) -> StoreResult<CurrencyCode> {
+    CurrencyCode::parse(s).ok_or_else(|| StoreError::Internal(format!("bad currency {s}")))
+}
+
+#[async_trait]
+impl StatsStore for SqliteStore {
+    async fn apply_settled_bets(
+        &self,
+        consumer: &str,
+        bets: &[SettledBetEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if bets.is_empty() {
+            return Ok(0);
+        }
+        let (consumer, bets) = (consumer.to_owned(), bets.to_vec());
+        self.writer
+            .write(move |c| {
+                // Sum the new events first, then one upsert per row touched.
+                let mut players: BTreeMap<(String, String, String), BetCounters> = BTreeMap::new();
+                let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
+                let mut applied = 0;
+                for e in &bets {
+                    if !inbox_insert(c, &consumer, e.event_id, now)? {
+                        continue;
+                    }
+                    applied += 1;
+                    let b = &e.bet;
+                    let cur = b.currency.as_str().to_owned();
+                    players
+                        .entry((b.player_id.to_string(), cur.clone(), b.game.clone()))
+                        .or_default()
+                        .add(b);
+                    games
+                        .entry((b.game.clone(), hour_bucket(e.at), cur))
+                        .or_default()
+                        .add(b);
+                }
+                let mut s = c
+                    .prepare_cached(
+                        "INSERT INTO player_stats (player_id, currency, game, bets, wins, losses,
+                             pushes, wagered, paid_out, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (player_id, currency, game) DO UPDATE SET
+                             bets = bets + excluded.bets, wins = wins + excluded.wins,
+                             losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
+                             wagered = wagered + excluded.wagered,
+                             paid_out = paid_out + excluded.paid_out,
+                             updated_at = excluded.updated_at",
+                    )
+                    .map_err(internal)?;
+                for ((player, cur, game), n) in &players {
+                    s.execute(rusqlite::params![
+                        player,
+                        cur,
+                        game,
+                        n.bets,
+                        n.wins,
+                        n.losses,
+                        n.pushes,
+                        n.wagered,
+                        n.paid_out,
+                        millis(now),
+                    ])
+                    .map_err(internal)?;
+                }
+                let mut s = c
+                    .prepare_cached(
+                        "INSERT INTO game_stats_hourly (game, hour, currency, bets, wins, losses,
+                             pushes, wagered, paid_out)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                         ON CONFLICT (game, hour, currency) DO UPDATE SET
+                             bets = bets + excluded.bets, wins = wins + excluded.wins,
+                             losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
+                             wagered = wagered + excluded.wagered,
+                             paid_out = paid_out + excluded.paid_out",
+                    )
+                    .map_err(internal)?;
+                for ((game, hour, cur), n) in &games {
+                    s.execute(rusqlite::params![
+                        game, hour, cur, n.bets, n.wins, n.losses, n.pushes, n.wagered, n.paid_out,
+                    ])
+                    .map_err(internal)?;
+                }
+                Ok(applied)
+            })
+            .await
+    }
+
+    async fn player_stats(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerGameStats>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT currency, game, bets, wins, losses, pushes, wagered, paid_out
+                         FROM player_stats WHERE player_id = ?1 ORDER BY currency, game",
+                    )
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map([player_id.to_string()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get(1)?, counters_from_row(r, 2)?))
+                    })
+                    .map_err(internal)?;
+                rows.map(|row| {
+                    let (cur, game, counters) = row.map_err(internal)?;
+                    Ok(PlayerGameStats {
+                        currency: currency(&cur)?,
+                        game,
+                        counters,
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn game_stats(
+        &self,
+        game: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(CurrencyCode, BetCounters)>> {
+        let (game, from) = (game.to_owned(), hour_bucket(since));
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT currency, SUM(bets), SUM(wins), SUM(losses), SUM(pushes),
+                                SUM(wagered), SUM(paid_out)
+                         FROM game_stats_hourly WHERE game = ?1 AND hour >= ?2
+                         GROUP BY currency ORDER BY currency",
+                    )
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map((&game, from), |r| {
+                        Ok((r.get::<_, String>(0)?, counters_from_row(r, 1)?))
+                    })
+                    .map_err(internal)?;
+                rows.map(|row| {
+                    let (cur, counters) = row.map_err(internal)?;
+                    Ok((currency(&cur)?, counters))
+                })
+                .collect()
+            })
+            .await
+    }
+}

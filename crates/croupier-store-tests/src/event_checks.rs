@@ -1,0 +1,295 @@
+//! Conformance checks of the event ports: outbox claims (leases, disjoint
+//! claimers, publication, pruning) and the inbox-guarded statistics.
+
+use super::{chip, funded, new_player, now, place};
+use chrono::Duration;
+use croupier_core::events::*;
+use croupier_core::ports::Store;
+use croupier_core::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+fn positions(events: &[OutboxEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.position).collect()
+}
+
+pub async fn outbox_claims_lease_publish_and_prune(store: Arc<dyn Store>) {
+    for i in 0..5 {
+        new_player(&*store, &format!("outboxed{i}")).await;
+    }
+    let all = store.outbox_after(0, 100).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 5);
+    let t = now();
+    let lease = Duration::seconds(30);
+
+    // Oldest first, and a second claimer gets only what the first did not.
+    let a = store.outbox_claim("relay-a", 2, t, lease).await.unwrap();
+    assert_eq!(a, all[..2].to_vec());
+    let b = store.outbox_claim("relay-b", 10, t, lease).await.unwrap();
+    assert_eq!(b, all[2..].to_vec());
+    // Held leases are not claimable, not even one millisecond before they end.
+    let held = t + lease - Duration::milliseconds(1);
+    assert!(store
+        .outbox_claim("relay-c", 10, held, lease)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(
+        store
+            .outbox_mark_published(&positions(&a), t)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .outbox_mark_published(&positions(&a), t)
+            .await
+            .unwrap(),
+        0,
+        "marking twice changes nothing"
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 3);
+
+    // relay-b "died": once its lease ends its events are claimable again;
+    // relay-a's published ones never are.
+    let expired = t + lease;
+    let c = store
+        .outbox_claim("relay-c", 10, expired, lease)
+        .await
+        .unwrap();
+    assert_eq!(c, all[2..].to_vec());
+    store
+        .outbox_mark_published(&positions(&c), expired)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    let far = t + Duration::days(365);
+    assert!(store
+        .outbox_claim("relay-d", 10, far, lease)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.outbox_after(0, 100).await.unwrap(),
+        all,
+        "published events stay readable until pruned"
+    );
+
+    // Pruning: only rows published before the cutoff, at most `limit`, never
+    // an unpublished one.
+    new_player(&*store, "late").await;
+    assert_eq!(store.outbox_prune(t, 100).await.unwrap(), 0);
+    let cutoff = t + Duration::milliseconds(1);
+    assert_eq!(store.outbox_prune(cutoff, 1).await.unwrap(), 1);
+    assert_eq!(store.outbox_prune(cutoff, 100).await.unwrap(), 1);
+    assert_eq!(store.outbox_after(0, 100).await.unwrap().len(), 4);
+    assert_eq!(store.outbox_prune(far, 100).await.unwrap(), 3);
+    let left = store.outbox_after(0, 100).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].payload["username"], "late");
+    assert_eq!(store.outbox_backlog().await.unwrap(), 1);
+}
+
+pub async fn concurrent_claimers_get_disjoint_events(store: Arc<dyn Store>) {
+    const EVENTS: usize = 60;
+    for i in 0..EVENTS {
+        new_player(&*store, &format!("claimed{i}")).await;
+    }
+    let t = now();
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let owner = format!("relay-{i}");
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .outbox_claim(&owner, 7, t, Duration::seconds(30))
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(positions(&got));
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for task in tasks {
+        for p in task.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(p), "position {p} claimed twice");
+        }
+    }
+    assert_eq!(total, EVENTS);
+    let all: HashSet<i64> = positions(&store.outbox_after(0, 1000).await.unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(seen, all);
+}
+
+fn settled(player: PlayerId, game: &str, stake: i64, payout: i64, win: bool) -> SettledBetEvent {
+    SettledBetEvent {
+        event_id: uuid::Uuid::now_v7(),
+        at: now(),
+        bet: BetSettled {
+            bet_id: uuid::Uuid::now_v7().to_string(),
+            player_id: player,
+            game: game.into(),
+            currency: chip(),
+            stake,
+            payout,
+            win,
+        },
+    }
+}
+
+fn expected(events: &[&SettledBetEvent]) -> BetCounters {
+    let mut c = BetCounters::default();
+    for e in events {
+        c.add(&e.bet);
+    }
+    c
+}
+
+pub async fn stats_apply_each_event_once_per_consumer(store: Arc<dyn Store>) {
+    let p = new_player(&*store, "statistician").await;
+    let other = new_player(&*store, "other").await;
+    let e1 = settled(p.id, "dice", 100, 198, true);
+    let e2 = settled(p.id, "dice", 100, 0, false);
+    let e3 = settled(p.id, "plinko", 50, 50, false);
+    let e4 = settled(other.id, "dice", 10, 5, false);
+    let t = now();
+    let apply = |batch: Vec<SettledBetEvent>| {
+        let store = store.clone();
+        async move { store.apply_settled_bets("stats", &batch, t).await.unwrap() }
+    };
+    assert_eq!(apply(vec![e1.clone(), e2.clone(), e3.clone()]).await, 3);
+    // Redelivery, overlapping batches, and a duplicate within one batch.
+    assert_eq!(apply(vec![e2.clone(), e3.clone(), e4.clone()]).await, 1);
+    assert_eq!(apply(vec![e4.clone(), e4.clone(), e1.clone()]).await, 0);
+    let e5 = settled(p.id, "dice", 7, 0, false);
+    assert_eq!(apply(vec![e5.clone(), e5.clone()]).await, 1);
+    assert_eq!(apply(vec![]).await, 0);
+
+    let stats = store.player_stats(p.id).await.unwrap();
+    assert_eq!(
+        stats,
+        vec![
+            PlayerGameStats {
+                currency: chip(),
+                game: "dice".into(),
+                counters: expected(&[&e1, &e2, &e5]),
+            },
+            PlayerGameStats {
+                currency: chip(),
+                game: "plinko".into(),
+                counters: expected(&[&e3]),
+            },
+        ]
+    );
+    let dice = &stats[0].counters;
+    assert_eq!(
+        (dice.bets, dice.wins, dice.losses, dice.pushes),
+        (3, 1, 2, 0)
+    );
+    assert_eq!((dice.wagered, dice.paid_out, dice.net()), (207, 198, -9));
+    assert_eq!(stats[1].counters.pushes, 1);
+    assert!(store
+        .player_stats(PlayerId::new())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Per game, over every player, from the hour holding `since`.
+    let hour_ago = t - Duration::hours(1);
+    assert_eq!(
+        store.game_stats("dice", hour_ago).await.unwrap(),
+        vec![(chip(), expected(&[&e1, &e2, &e4, &e5]))]
+    );
+    assert!(store
+        .game_stats("dice", t + Duration::hours(2))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.game_stats("keno", hour_ago).await.unwrap().is_empty());
+
+    // Many handlers racing with the same batch: each event still counts once.
+    let batch: Vec<_> = (0..20)
+        .map(|i| settled(other.id, "limbo", 10 + i, 0, false))
+        .collect();
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, batch) = (store.clone(), batch.clone());
+            tokio::spawn(async move { store.apply_settled_bets("stats", &batch, t).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for r in racers {
+        applied += r.await.unwrap().unwrap();
+    }
+    assert_eq!(applied, 20, "each event applied by exactly one racer");
+    let limbo = store.player_stats(other.id).await.unwrap();
+    let limbo = limbo.iter().find(|s| s.game == "limbo").unwrap();
+    assert_eq!(limbo.counters, expected(&batch.iter().collect::<Vec<_>>()));
+}
+
+/// The `bet.settled` payload every backend writes parses into what the
+/// statistics consumer needs, and agrees with the bet itself.
+pub async fn bet_settled_events_carry_what_stats_need(store: Arc<dyn Store>) {
+    let p = funded(&*store, "payloaded", 10_000).await;
+    let mut bets = Vec::new();
+    for _ in 0..4 {
+        bets.push(place(&*store, super::bet_cmd(p.id, 100)).await.unwrap());
+    }
+    let events: Vec<_> = store
+        .outbox_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == event_type::BET_SETTLED)
+        .collect();
+    assert_eq!(events.len(), 4);
+    let mut settled = Vec::new();
+    for (e, b) in events.iter().zip(&bets) {
+        let parsed: BetSettled = serde_json::from_value(e.payload.clone()).unwrap();
+        assert_eq!(
+            parsed,
+            BetSettled {
+                bet_id: b.id.clone(),
+                player_id: p.id,
+                game: b.game.clone(),
+                currency: b.currency,
+                stake: b.stake,
+                payout: b.payout,
+                win: b.win,
+            }
+        );
+        settled.push(SettledBetEvent {
+            event_id: e.event_id,
+            at: e.created_at,
+            bet: parsed,
+        });
+    }
+    assert_eq!(
+        store
+            .apply_settled_bets("stats", &settled, now())
+            .await
+            .unwrap(),
+        4
+    );
+    let stats = store.player_stats(p.id).await.unwrap();
+    assert_eq!(stats.len(), 1);
+    let c = stats[0].counters;
+    assert_eq!((c.bets, c.wins, c.losses), (4, 2, 2));
+    assert_eq!(
+        (c.wagered, c.paid_out),
+        (400, bets.iter().map(|b| b.payout).sum())
+    );
+}

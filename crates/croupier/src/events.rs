@@ -1,0 +1,96 @@
+//! Wiring of the `worker` and `relay` roles: the outbox relay and the event
+//! consumers, over NATS JetStream when `nats_url` is set, else over the
+//! in-process bus (relay and consumers in this process).
+
+use crate::config::Config;
+use anyhow::Context;
+use croupier_core::ports::Store;
+use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
+use croupier_events::{
+    Bus, CancellationToken, Consumer, InProcessBus, LogDeadLetters, Relay, StatsConsumer,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Event domains whose streams are created at startup (others on first use).
+pub const DOMAINS: &[&str] = &["player", "wallet", "bet", "fairness", "game"];
+
+/// Every consumer this build runs.
+pub fn consumers(store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
+    vec![Arc::new(StatsConsumer::new(store.clone()))]
+}
+
+/// The running relay and consumer loops.
+pub struct Events {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Events {
+    /// Starts what the configured roles ask for (nothing for `api` alone).
+    pub async fn start(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let roles = cfg.roles;
+        if !(roles.worker || roles.relay) {
+            return Ok(Self { stop, tasks });
+        }
+        let dead_letters = Arc::new(LogDeadLetters);
+        match &cfg.nats_url {
+            Some(url) => {
+                let timeout = Duration::from_secs(cfg.nats.connect_timeout_secs);
+                let client = jetstream::connect(url, timeout)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let opts = cfg.jetstream_options();
+                if roles.relay {
+                    let bus = JetStreamBus::new(client.clone(), opts.clone(), DOMAINS)
+                        .await
+                        .map_err(anyhow::Error::msg)
+                        .context("cannot set up the JetStream streams")?;
+                    let relay = Relay::new(store.clone(), Arc::new(bus), cfg.relay_options());
+                    tasks.push(tokio::spawn(relay.run(stop.clone())));
+                }
+                if roles.worker {
+                    let source = JetStreamSource::new(client, opts, dead_letters)
+                        .map_err(anyhow::Error::msg)?;
+                    for consumer in consumers(&store) {
+                        let spawned = source
+                            .spawn(consumer, stop.clone())
+                            .await
+                            .map_err(anyhow::Error::msg)
+                            .context("cannot set up the JetStream consumers")?;
+                        tasks.extend(spawned);
+                    }
+                }
+            }
+            None => {
+                // Validation guarantees both roles here: relaying *is* consuming.
+                let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
+                    consumers(&store),
+                    dead_letters,
+                    cfg.events.max_attempts,
+                ));
+                let relay = Relay::new(store.clone(), bus, cfg.relay_options());
+                tasks.push(tokio::spawn(relay.run(stop.clone())));
+            }
+        }
+        tracing::info!(
+            roles = %roles,
+            bus = if cfg.nats_url.is_some() { "jetstream" } else { "in_process" },
+            "event loops started"
+        );
+        Ok(Self { stop, tasks })
+    }
+
+    /// Stops the loops; each finishes the batch in hand first.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "event loop ended abnormally");
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Events end to end over HTTP: bets placed through the API reach the
+//! `stats` consumer exactly once, embedded (in-process bus) and scaled
+//! (NATS JetStream, `CROUPIER_TEST_NATS_URL`), and the roles split an
+//! instance's work.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A NATS URL, or `None` (skip) on a machine without one; required in CI.
+fn nats_url() -> Option<String> {
+    match std::env::var("CROUPIER_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
+                panic!("CROUPIER_TEST_NATS_URL must be set");
+            }
+            eprintln!("skipped: CROUPIER_TEST_NATS_URL not set");
+            None
+        }
+    }
+}
+
+/// A stream prefix of its own; its streams are deleted when dropped.
+struct TestStreams {
+    url: String,
+    prefix: String,
+}
+
+impl TestStreams {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: format!("h_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        }
+    }
+}
+
+impl Drop for TestStreams {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.to_ascii_uppercase());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let Ok(client) = async_nats::connect(&url).await else {
+                    return;
+                };
+                let js = async_nats::jetstream::new(client);
+                for domain in croupier::events::DOMAINS {
+                    let _ = js
+                        .delete_stream(format!("{prefix}_{}", domain.to_ascii_uppercase()))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Counters as `/v1/me/stats` shows them.
+#[derive(Default, Debug, PartialEq, Eq, Clone, Copy)]
+struct Totals {
+    bets: i64,
+    wins: i64,
+    losses: i64,
+    pushes: i64,
+    wagered: i64,
+    paid_out: i64,
+}
+
+impl Totals {
+    fn add(&mut self, bet: &Value) {
+        let (stake, payout) = (
+            bet["stake"].as_i64().unwrap(),
+            bet["payout"].as_i64().unwrap(),
+        );
+        self.bets += 1;
+        if bet["win"].as_bool().unwrap() {
+            self.wins += 1;
+        } else if payout == stake {
+            self.pushes += 1;
+        } else {
+            self.losses += 1;
+        }
+        self.wagered += stake;
+        self.paid_out += payout;
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "bets": self.bets, "wins": self.wins, "losses": self.losses, "pushes": self.pushes,
+            "wagered": self.wagered, "paid_out": self.paid_out, "net": self.paid_out - self.wagered,
+        })
+    }
+}
+
+/// Funds a new player and places dice and plinko bets through HTTP; returns
+/// the token and the `/v1/me/stats` body those bets must produce.
+async fn play(app: &TestApp, name: &str, n: usize) -> (String, Value) {
+    let (_, token) = app.player(name).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut per_game: BTreeMap<&str, Totals> = BTreeMap::new();
+    for i in 0..n {
+        // Plinko low risk has a 1.0× slot: pushes happen too.
+        let (game, params) = if i % 2 == 0 {
+            ("dice", json!({ "target": 50.5, "direction": "over" }))
+        } else {
+            ("plinko", json!({ "rows": 8, "risk": "low" }))
+        };
+        let r = app
+            .post(
+                &format!("/v1/games/{game}/bets"),
+                Some(&token),
+                json!({ "currency": "CHIP", "stake": 100 + i as i64, "params": params }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        per_game.entry(game).or_default().add(&r.body);
+    }
+    let mut total = Totals::default();
+    let games: Vec<Value> = per_game
+        .iter()
+        .map(|(game, t)| {
+            total.bets += t.bets;
+            total.wins += t.wins;
+            total.losses += t.losses;
+            total.pushes += t.pushes;
+            total.wagered += t.wagered;
+            total.paid_out += t.paid_out;
+            let mut g = t.json();
+            g["game"] = json!(game);
+            g
+        })
+        .collect();
+    let mut chip = total.json();
+    chip["currency"] = json!("CHIP");
+    chip["games"] = json!(games);
+    (token, json!({ "currencies": [chip] }))
+}
+
+/// Polls `/v1/me/stats` until it equals `expected` (bounded); returns the last body.
+async fn stats_reach(app: &TestApp, token: &str, expected: &Value) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = app.get("/v1/me/stats", token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        if &r.body == expected || tokio::time::Instant::now() >= deadline {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bets_over_http_are_counted_exactly_once_in_my_stats() {
+    // Default roles, no NATS: the relay hands events to the in-process consumers.
+    let app = spawn().await;
+    let (token, expected) = play(&app, "counted", 24).await;
+    assert_eq!(expected["currencies"][0]["bets"], 24);
+    assert_eq!(stats_reach(&app, &token, &expected).await, expected);
+    // Nothing more arrives later (no double counting on a later relay round).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get("/v1/me/stats", &token).await.body, expected);
+
+    let (_, other) = app.player("idle").await;
+    let r = app.get("/v1/me/stats", &other).await;
+    assert_eq!(r.body, json!({ "currencies": [] }));
+    let r = app
+        .call(Method::GET, "/v1/me/stats", None, None, None)
+        .await;
+    assert_problem(&r, 401, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bets_over_http_reach_stats_through_jetstream() {
+    let Some(url) = nats_url() else { return };
+    let streams = TestStreams::new(&url);
+    let app = spawn_with(|c| {
+        c.nats_url = Some(url.clone());
+        c.nats.stream_prefix = streams.prefix.clone();
+    })
+    .await;
+    let (token, expected) = play(&app, "streamed", 20).await;
+    assert_eq!(stats_reach(&app, &token, &expected).await, expected);
+    app.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_worker_and_relay_instances_split_the_work_over_jetstream() {
+    let Some(nats) = nats_url() else { return };
+    let Ok(pg) = std::env::var("CROUPIER_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_none(),
+            "CROUPIER_TEST_POSTGRES_URL must be set"
+        );
+        eprintln!("skipped: CROUPIER_TEST_POSTGRES_URL not set");
+        return;
+    };
+    assert!(!pg.is_empty());
+    let streams = TestStreams::new(&nats);
+    let (_schema, db) = PgSchema::create().await;
+    let instance = |roles: &'static str| {
+        let (db, nats, prefix) = (db.clone(), nats.clone(), streams.prefix.clone());
+        move |c: &mut croupier::config::Config| {
+            c.database_url = Some(db);
+            c.nats_url = Some(nats);
+            c.nats.stream_prefix = prefix;
+            c.roles = roles.parse().unwrap();
+        }
+    };
+    let api = spawn_with(instance("api")).await;
+    let (token, expected) = play(&api, "split", 16).await;
+    // Only the API: events wait in the outbox.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        api.get("/v1/me/stats", &token).await.body,
+        json!({ "currencies": [] })
+    );
+
+    let worker = spawn_with(instance("worker")).await;
+    let relay = spawn_with(instance("relay")).await;
+    assert_eq!(stats_reach(&api, &token, &expected).await, expected);
+
+    // Instances without the api role serve the operations routes only.
+    for ops in [&worker, &relay] {
+        for path in ["/livez", "/readyz", "/metrics"] {
+            let r = ops.call(Method::GET, path, None, None, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+        }
+        let r = ops
+            .call(Method::GET, "/v1/me/stats", Some(&token), None, None)
+            .await;
+        assert_problem(&r, 404, "route_not_found");
+    }
+    let metrics = relay.call(Method::GET, "/metrics", None, None, None).await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(text.contains("croupier_outbox_backlog"), "{text}");
+    assert!(text.contains("croupier_events_published_total"), "{text}");
+    for app in [api, worker, relay] {
+        app.running.stop().await.unwrap();
+    }
+}
+
+#[test]
+fn serve_refuses_a_relay_or_worker_alone_without_nats() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, env) in [(Some("relay"), None), (None, Some("api,worker"))] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"));
+        cmd.current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("CROUPIER_NATS_URL")
+            .env_remove("CROUPIER_ROLES");
+        if let Some(roles) = flag {
+            cmd.args(["--roles", roles]);
+        }
+        if let Some(roles) = env {
+            cmd.env("CROUPIER_ROLES", roles);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let roles = flag.or(env).unwrap();
+        assert!(
+            err.contains(&format!("roles: {roles} without nats_url")),
+            "{err}"
+        );
+    }
+}
