@@ -25,45 +25,6 @@ fn nats_url() -> Option<String> {
     }
 }
 
-/// A stream prefix of its own; its streams are deleted when dropped.
-struct TestStreams {
-    url: String,
-    prefix: String,
-}
-
-impl TestStreams {
-    fn new(url: &str) -> Self {
-        Self {
-            url: url.to_owned(),
-            prefix: format!("h_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        }
-    }
-}
-
-impl Drop for TestStreams {
-    fn drop(&mut self) {
-        let (url, prefix) = (self.url.clone(), self.prefix.to_ascii_uppercase());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let Ok(client) = async_nats::connect(&url).await else {
-                    return;
-                };
-                let js = async_nats::jetstream::new(client);
-                for domain in croupier::events::DOMAINS {
-                    let _ = js
-                        .delete_stream(format!("{prefix}_{}", domain.to_ascii_uppercase()))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// Counters as `/v1/me/stats` shows them.
 #[derive(Default, Debug, PartialEq, Eq, Clone, Copy)]
 struct Totals {

@@ -355,3 +355,42 @@ impl TestApp {
         .await
     }
 }
+
+/// A stream prefix of its own; its streams are deleted when dropped.
+pub struct TestStreams {
+    url: String,
+    pub prefix: String,
+}
+
+impl TestStreams {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: format!("h_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        }
+    }
+}
+
+impl Drop for TestStreams {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.to_ascii_uppercase());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let Ok(client) = async_nats::connect(&url).await else {
+                    return;
+                };
+                let js = async_nats::jetstream::new(client);
+                for domain in croupier::events::DOMAINS {
+                    let _ = js
+                        .delete_stream(format!("{prefix}_{}", domain.to_ascii_uppercase()))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
