@@ -211,7 +211,7 @@ async fn lane(ctx: Lane, mut rx: mpsc::Receiver<Job>) {
 
 /// What one bet of a batch came to.
 enum Answer {
-    Done(BetRecord),
+    Done(Box<BetRecord>),
     Refused(StoreError),
     Earlier(IdempotencyBegin),
     /// Settled alone once the batch has committed.
@@ -274,7 +274,7 @@ async fn settle_batch(ctx: Lane, jobs: Vec<Job>) {
             let mut alone = vec![];
             for (((args, once), reply), answer) in jobs.zip(answers) {
                 let result = match answer {
-                    Answer::Done(bet) => Ok(Idempotent::Done(bet)),
+                    Answer::Done(bet) => Ok(Idempotent::Done(*bet)),
                     Answer::Refused(e) => Err(e),
                     Answer::Earlier(e) => Ok(Idempotent::Earlier(e)),
                     Answer::Alone => {
@@ -701,7 +701,7 @@ async fn settle_in(
             w.done_status.push(i32::from(resp.status));
             w.done_bodies.push(resp.body);
         }
-        answers[i] = Some(Answer::Done(record));
+        answers[i] = Some(Answer::Done(Box::new(record)));
     }
     // Claims of bets that did not settle here are given back (a refusal
     // leaves no trace, as on the single path).

@@ -86,7 +86,7 @@ async fn player(store: &dyn Store, name: &str, amount: i64, pair: bool) -> Playe
 /// Even nonces pay double, odd ones lose; the detail records the draw.
 fn even_wins(stake: i64) -> Settle {
     Box::new(move |d: Draw<'_>| {
-        let win = d.nonce % 2 == 0;
+        let win = d.nonce.is_multiple_of(2);
         Ok(Outcome {
             payout: if win { stake * 2 } else { 0 },
             multiplier: if win { 200 } else { 0 },
