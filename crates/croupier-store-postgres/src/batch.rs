@@ -33,7 +33,8 @@ use crate::games::{
 };
 use crate::{db, internal, retryable, MAX_ATTEMPTS};
 use croupier_core::*;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,6 +181,8 @@ struct Lane {
 /// One lane: takes what is waiting, settles it as one batch, repeats.
 async fn lane(ctx: Lane, mut rx: mpsc::Receiver<Job>) {
     let settings = &ctx.settings;
+    // Kept between batches: no pool round trip (and liveness ping) per batch.
+    let mut conn: Option<PoolConnection<Postgres>> = None;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < settings.max_batch {
@@ -201,10 +204,11 @@ async fn lane(ctx: Lane, mut rx: mpsc::Receiver<Job>) {
         }
         metrics::histogram!("croupier_postgres_bet_batch_size").record(jobs.len() as f64);
         // Its own task, so a panic loses this batch (its callers get
-        // `Unavailable`), not the lane.
-        let task = tokio::spawn(settle_batch(ctx.clone(), jobs));
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "bet batch task failed");
+        // `Unavailable`) and the connection, not the lane.
+        let task = tokio::spawn(settle_batch(ctx.clone(), jobs, conn.take()));
+        match task.await {
+            Ok(kept) => conn = kept,
+            Err(e) => tracing::error!(error = %e, "bet batch task failed"),
         }
     }
 }
@@ -224,7 +228,12 @@ struct Failed {
     at_commit: bool,
 }
 
-async fn settle_batch(ctx: Lane, jobs: Vec<Job>) {
+/// Settles `jobs`; returns the connection if it is still good.
+async fn settle_batch(
+    ctx: Lane,
+    jobs: Vec<Job>,
+    mut conn: Option<PoolConnection<Postgres>>,
+) -> Option<PoolConnection<Postgres>> {
     let (pool, settings, counters) = (&ctx.pool, &ctx.settings, &ctx.counters);
     // Data and closures apart: the closures are `Send` but not `Sync`, so
     // only `&mut` borrows of them may live across an await.
@@ -239,17 +248,19 @@ async fn settle_batch(ctx: Lane, jobs: Vec<Job>) {
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        let result =
-            match tokio::time::timeout(settings.attempt_timeout, batch_tx(pool, &args, &mut onces))
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(Failed {
-                    error: StoreError::Unavailable("bet batch timed out".into()),
-                    // Unknown whether COMMIT reached the server.
-                    at_commit: true,
-                }),
-            };
+        let result = match tokio::time::timeout(
+            settings.attempt_timeout,
+            batch_tx(pool, &mut conn, &args, &mut onces),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(Failed {
+                error: StoreError::Unavailable("bet batch timed out".into()),
+                // Unknown whether COMMIT reached the server.
+                at_commit: true,
+            }),
+        };
         match result {
             Err(f) if retryable(&f.error) && attempt < MAX_ATTEMPTS => {
                 metrics::counter!("croupier_postgres_bet_batch_retries_total").increment(1);
@@ -315,6 +326,7 @@ async fn settle_batch(ctx: Lane, jobs: Vec<Job>) {
             fall_back(pool, settings, counters, jobs).await;
         }
     }
+    conn
 }
 
 /// Settles each bet of a rolled-back batch in its own transaction.
@@ -366,8 +378,11 @@ pub(crate) async fn settle_alone(
     }
 }
 
+/// One attempt at a batch on the lane's connection (`conn`, taken from the
+/// pool if there is none). The connection is put back unless it failed.
 async fn batch_tx(
     pool: &PgPool,
+    conn: &mut Option<PoolConnection<Postgres>>,
     args: &[BetArgs],
     onces: &mut [BetOnce],
 ) -> Result<Vec<Answer>, Failed> {
@@ -375,21 +390,71 @@ async fn batch_tx(
         error,
         at_commit: false,
     };
-    let mut tx = pool.begin().await.map_err(|e| early(db(e)))?;
-    let answers = match settle_in(&mut tx, args, onces).await {
+    let c = match conn.take() {
+        Some(c) => c,
+        None => pool.acquire().await.map_err(|e| early(db(e)))?,
+    };
+    let mut c = InTx(Some(c));
+    // A kept connection may have died while idle (a restart, a network
+    // blip): then BEGIN fails and a fresh one is taken.
+    if let Err(e) = sqlx::query("BEGIN").execute(c.conn()).await {
+        let e = db(e);
+        if !matches!(e, StoreError::Unavailable(_)) {
+            return Err(early(e));
+        }
+        c = InTx(Some(pool.acquire().await.map_err(|e| early(db(e)))?));
+        sqlx::query("BEGIN")
+            .execute(c.conn())
+            .await
+            .map_err(|e| early(db(e)))?;
+    }
+    let answers = match settle_in(c.conn(), args, onces).await {
         Ok(a) => a,
         Err(e) => {
-            let _ = tx.rollback().await;
+            if sqlx::query("ROLLBACK").execute(c.conn()).await.is_ok() {
+                *conn = c.done();
+            }
             return Err(early(e));
         }
     };
-    tx.commit().await.map_err(|e| Failed {
-        // A server error at COMMIT (e.g. a serialization failure) means it
-        // rolled back; a lost connection leaves the outcome unknown.
-        at_commit: !matches!(e, sqlx::Error::Database(_)),
-        error: db(e),
-    })?;
-    Ok(answers)
+    match sqlx::query("COMMIT").execute(c.conn()).await {
+        Ok(_) => {
+            *conn = c.done();
+            Ok(answers)
+        }
+        Err(e) => Err(Failed {
+            // A server error at COMMIT (e.g. a serialization failure) means
+            // it rolled back; a lost connection leaves the outcome unknown.
+            at_commit: !matches!(e, sqlx::Error::Database(_)),
+            error: db(e),
+        }),
+    }
+}
+
+/// A connection inside a transaction sqlx does not know about: dropped
+/// before `done` (an error, a timeout), it is closed rather than returned to
+/// the pool, so the server rolls the transaction back and nobody else runs in it.
+struct InTx(Option<PoolConnection<Postgres>>);
+
+impl InTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        self.0
+            .as_deref_mut()
+            .expect("InTx holds its connection until done")
+    }
+
+    /// Out of the transaction: the connection may be reused.
+    fn done(mut self) -> Option<PoolConnection<Postgres>> {
+        self.0.take()
+    }
+}
+
+impl Drop for InTx {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            c.close_on_drop();
+        }
+    }
 }
 
 /// A player's locked rows.
