@@ -207,7 +207,14 @@ async fn lane(ctx: Lane, mut rx: mpsc::Receiver<Job>) {
         // `Unavailable`) and the connection, not the lane.
         let task = tokio::spawn(settle_batch(ctx.clone(), jobs, conn.take()));
         match task.await {
-            Ok(kept) => conn = kept,
+            Ok((kept, None)) => conn = kept,
+            Ok((_, Some(why))) => {
+                // The database is unreachable: what queued meanwhile would
+                // wait for another attempt just to fail the same way.
+                while let Ok(job) = rx.try_recv() {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(why.clone())));
+                }
+            }
             Err(e) => tracing::error!(error = %e, "bet batch task failed"),
         }
     }
@@ -225,15 +232,16 @@ enum Answer {
 /// Why a batch attempt failed, and whether it could have committed.
 struct Failed {
     error: StoreError,
-    at_commit: bool,
+    maybe_committed: bool,
 }
 
-/// Settles `jobs`; returns the connection if it is still good.
+/// Settles `jobs`; returns the connection if it is still good, and why the
+/// database is unavailable if it is.
 async fn settle_batch(
     ctx: Lane,
     jobs: Vec<Job>,
     mut conn: Option<PoolConnection<Postgres>>,
-) -> Option<PoolConnection<Postgres>> {
+) -> (Option<PoolConnection<Postgres>>, Option<String>) {
     let (pool, settings, counters) = (&ctx.pool, &ctx.settings, &ctx.counters);
     // Data and closures apart: the closures are `Send` but not `Sync`, so
     // only `&mut` borrows of them may live across an await.
@@ -258,7 +266,7 @@ async fn settle_batch(
             Err(_) => Err(Failed {
                 error: StoreError::Unavailable("bet batch timed out".into()),
                 // Unknown whether COMMIT reached the server.
-                at_commit: true,
+                maybe_committed: true,
             }),
         };
         match result {
@@ -308,16 +316,17 @@ async fn settle_batch(
         }
         Err(Failed {
             error: StoreError::Unavailable(why),
-            at_commit,
+            maybe_committed,
         }) => {
             // The database is unreachable or saturated: answer at once rather
             // than try each bet against it. A batch lost at COMMIT may have
             // committed; a client retrying with its Idempotency-Key is safe.
-            tracing::warn!(error = %why, at_commit, bets = args.len(), "bet batch failed");
+            tracing::warn!(error = %why, maybe_committed, bets = args.len(), "bet batch failed");
             metrics::counter!("croupier_postgres_bet_batches_failed_total").increment(1);
             for (_, reply) in jobs {
                 let _ = reply.send(Err(StoreError::Unavailable(why.clone())));
             }
+            return (conn, Some(why));
         }
         Err(Failed { error, .. }) => {
             // Rolled back (an error before or at COMMIT): settle each bet
@@ -326,7 +335,7 @@ async fn settle_batch(
             fall_back(pool, settings, counters, jobs).await;
         }
     }
-    conn
+    (conn, None)
 }
 
 /// Settles each bet of a rolled-back batch in its own transaction.
@@ -388,7 +397,7 @@ async fn batch_tx(
 ) -> Result<Vec<Answer>, Failed> {
     let early = |error| Failed {
         error,
-        at_commit: false,
+        maybe_committed: false,
     };
     let c = match conn.take() {
         Some(c) => c,
@@ -422,12 +431,17 @@ async fn batch_tx(
             *conn = c.done();
             Ok(answers)
         }
-        Err(e) => Err(Failed {
-            // A server error at COMMIT (e.g. a serialization failure) means
-            // it rolled back; a lost connection leaves the outcome unknown.
-            at_commit: !matches!(e, sqlx::Error::Database(_)),
-            error: db(e),
-        }),
+        Err(e) => {
+            let error = db(e);
+            Err(Failed {
+                // A server error at COMMIT (a serialization failure) means it
+                // rolled back; a lost or terminated connection (a shutdown
+                // can end a backend that has just committed) leaves the
+                // outcome unknown.
+                maybe_committed: matches!(error, StoreError::Unavailable(_)) && !retryable(&error),
+                error,
+            })
+        }
     }
 }
 
