@@ -286,6 +286,20 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
     assert_eq!(first["id"], again["id"], "the retry is a replay");
     settled += 1;
 
+    // A blip while idle: connections kept by the pool and the bet lanes
+    // are dead, and the first requests after it must not pay for that.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.restore().await;
+    let (status, _, body, _) = bet(&app, &token, None).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "first bet after an idle blip: {body:?}"
+    );
+    assert_eq!(app.get("/v1/wallets", &token).await.status, StatusCode::OK);
+    settled += 1;
+
     let audit = app.audit(&admin).await;
     assert_eq!(audit["ok"], true, "{audit:?}");
     // Every acknowledged bet is there; a bet cut off at COMMIT may be too
