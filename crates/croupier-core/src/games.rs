@@ -50,7 +50,10 @@ pub struct Outcome {
     pub detail: serde_json::Value,
 }
 
-pub type Settle = Box<dyn FnOnce(Draw<'_>) -> Result<Outcome, StoreError> + Send>;
+/// Settles a bet from its draw. A pure function of the draw: a store may call
+/// it again when it retries a transaction that aborted (a conflict, a failed
+/// batch), possibly with another nonce; only the committed call counts.
+pub type Settle = Box<dyn Fn(Draw<'_>) -> Result<Outcome, StoreError> + Send>;
 
 /// An `Idempotency-Key` claimed inside the command's own transaction, so the
 /// stored response commits together with the effect.
@@ -58,8 +61,9 @@ pub struct IdempotentCommand {
     pub scope: String,
     pub key: String,
     pub fingerprint: [u8; 32],
-    /// Renders the success response stored for replays.
-    pub render: Box<dyn FnOnce(&BetRecord) -> StoredResponse + Send>,
+    /// Renders the success response stored for replays (again if the store
+    /// retries the transaction).
+    pub render: Box<dyn Fn(&BetRecord) -> StoredResponse + Send>,
 }
 
 /// What an idempotent command found or did.

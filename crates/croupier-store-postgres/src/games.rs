@@ -18,7 +18,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-const PAIR_COLUMNS: &str =
+pub(crate) const PAIR_COLUMNS: &str =
     "id, player_id, server_seed, server_seed_hash, client_seed, nonce, created_at, revealed_at";
 
 /// How often a command looks again for the active pair when concurrent
@@ -41,7 +41,7 @@ fn pair(row: PairRow) -> SeedPair {
     }
 }
 
-fn pair_from(r: &PgRow, at: usize) -> StoreResult<SeedPair> {
+pub(crate) fn pair_from(r: &PgRow, at: usize) -> StoreResult<SeedPair> {
     Ok(pair((
         r.try_get(at).map_err(db)?,
         r.try_get(at + 1).map_err(db)?,
@@ -155,7 +155,7 @@ async fn has_open_round(c: &mut PgConnection, player: PlayerId) -> StoreResult<b
 /// Claims an idempotency key inside a command's transaction: `None` means
 /// the command should run (the key is held, invisible to others, until the
 /// transaction ends; the command records its response before committing).
-async fn claim_key(
+pub(crate) async fn claim_key(
     c: &mut PgConnection,
     scope: &str,
     key: &str,
@@ -188,7 +188,25 @@ async fn claim_key(
     let Some((hash, state, status, body)) = row else {
         return Err(retry_error("idempotency key released concurrently"));
     };
-    Ok(Some(if hash != fingerprint {
+    Ok(Some(earlier_answer(
+        fingerprint,
+        &hash,
+        &state,
+        status,
+        body,
+    )))
+}
+
+/// What a request with `fingerprint` gets for a key already held by a row
+/// with these columns.
+pub(crate) fn earlier_answer(
+    fingerprint: &[u8; 32],
+    hash: &[u8],
+    state: &str,
+    status: Option<i32>,
+    body: Option<Vec<u8>>,
+) -> IdempotencyBegin {
+    if hash != fingerprint {
         IdempotencyBegin::Mismatch
     } else if state == "done" {
         IdempotencyBegin::Replay(StoredResponse {
@@ -197,11 +215,11 @@ async fn claim_key(
         })
     } else {
         IdempotencyBegin::InProgress
-    }))
+    }
 }
 
 /// The `bet.settled` event's payload, as the SQLite backend writes it.
-fn bet_payload(b: &BetRecord) -> serde_json::Value {
+pub(crate) fn bet_payload(b: &BetRecord) -> serde_json::Value {
     serde_json::json!({
         "bet_id": b.id, "player_id": b.player_id, "game": b.game, "currency": b.currency,
         "stake": b.stake, "payout": b.payout, "multiplier": b.multiplier as f64 / 100.0,
@@ -210,7 +228,7 @@ fn bet_payload(b: &BetRecord) -> serde_json::Value {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn bet_record(
+pub(crate) fn bet_record(
     id: &str,
     player_id: PlayerId,
     game: &str,
@@ -294,30 +312,56 @@ async fn insert_bet(
     Ok(record)
 }
 
-type Render = Box<dyn FnOnce(&BetRecord) -> StoredResponse + Send>;
+pub(crate) type Render = Box<dyn Fn(&BetRecord) -> StoredResponse + Send>;
 
 /// A bet command without its closures (which are `Send` but not `Sync`, so
 /// cannot be borrowed across an await).
-struct BetArgs {
-    player_id: PlayerId,
-    game: String,
-    currency: CurrencyCode,
-    stake: i64,
-    params: serde_json::Value,
-    now: DateTime<Utc>,
-    first_seed: NewSeedPair,
+pub(crate) struct BetArgs {
+    pub(crate) player_id: PlayerId,
+    pub(crate) game: String,
+    pub(crate) currency: CurrencyCode,
+    pub(crate) stake: i64,
+    pub(crate) params: serde_json::Value,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) first_seed: NewSeedPair,
     /// scope, key, fingerprint
-    idempotency: Option<(String, String, [u8; 32])>,
+    pub(crate) idempotency: Option<(String, String, [u8; 32])>,
 }
 
-/// The one-shot parts of a bet command, kept outside the retry loop: a
-/// transaction retried after settlement cannot settle again.
-struct BetOnce {
-    settle: Option<Settle>,
-    render: Option<Render>,
+/// A bet command's closures, passed by `&mut` (they are `Send`, not `Sync`).
+/// Both may run again when a transaction is retried.
+pub(crate) struct BetOnce {
+    pub(crate) settle: Settle,
+    pub(crate) render: Option<Render>,
 }
 
-async fn place_bet_tx(
+/// Splits a port command into its data and its closures.
+pub(crate) fn split_bet(cmd: BetCommand) -> (BetArgs, BetOnce) {
+    let (idempotency, render) = match cmd.idempotency {
+        Some(i) => (Some((i.scope, i.key, i.fingerprint)), Some(i.render)),
+        None => (None, None),
+    };
+    (
+        BetArgs {
+            player_id: cmd.player_id,
+            game: cmd.game,
+            currency: cmd.currency,
+            stake: cmd.stake,
+            params: cmd.params,
+            now: cmd.now,
+            first_seed: cmd.first_seed,
+            idempotency,
+        },
+        BetOnce {
+            settle: cmd.settle,
+            render,
+        },
+    )
+}
+
+/// One bet in its own transaction (the unbatched path, and the fallback of
+/// the batched one): 4 round trips plus BEGIN/COMMIT.
+pub(crate) async fn place_bet_tx(
     c: &mut PgConnection,
     cmd: &BetArgs,
     once: &mut BetOnce,
@@ -339,11 +383,7 @@ async fn place_bet_tx(
         return Err(StoreError::InsufficientFunds);
     }
     let nonce = pair.nonce;
-    let settle = once
-        .settle
-        .take()
-        .ok_or_else(|| StoreError::Unavailable("bet conflicted after settling; retry".into()))?;
-    let outcome = settle(Draw {
+    let outcome = (once.settle)(Draw {
         server_seed: &pair.server_seed,
         client_seed: &pair.client_seed,
         nonce,
@@ -446,8 +486,8 @@ async fn place_bet_tx(
     if let Some((scope, key, _)) = &cmd.idempotency {
         let render = once
             .render
-            .take()
-            .ok_or_else(|| internal("idempotent response rendered twice"))?;
+            .as_ref()
+            .ok_or_else(|| internal("idempotent bet without a renderer"))?;
         let resp = render(&record);
         sqlx::query(
             "UPDATE idempotency SET state = 'done', status = $3, body = $4
@@ -791,15 +831,25 @@ impl GameStore for PostgresStore {
     }
 
     async fn seed_pairs(&self, player_id: PlayerId, limit: u32) -> StoreResult<Vec<SeedPair>> {
-        let rows = sqlx::query_as::<_, PairRow>(&format!(
+        // History: may come from a replica.
+        let sql = format!(
             "SELECT {PAIR_COLUMNS} FROM seed_pairs WHERE player_id = $1
              ORDER BY (revealed_at IS NULL) DESC, id DESC LIMIT $2"
-        ))
-        .bind(player_id.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        );
+        let rows = self
+            .reads
+            .run(|pool| {
+                let sql = &sql;
+                async move {
+                    sqlx::query_as::<_, PairRow>(sql)
+                        .bind(player_id.0)
+                        .bind(i64::from(limit))
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(db)
+                }
+            })
+            .await?;
         Ok(rows.into_iter().map(pair).collect())
     }
 
@@ -813,25 +863,8 @@ impl GameStore for PostgresStore {
     }
 
     async fn place_bet(&self, cmd: BetCommand) -> StoreResult<Idempotent<BetRecord>> {
-        let (idempotency, render) = match cmd.idempotency {
-            Some(i) => (Some((i.scope, i.key, i.fingerprint)), Some(i.render)),
-            None => (None, None),
-        };
-        let mut once = BetOnce {
-            settle: Some(cmd.settle),
-            render,
-        };
-        let cmd = BetArgs {
-            player_id: cmd.player_id,
-            game: cmd.game,
-            currency: cmd.currency,
-            stake: cmd.stake,
-            params: cmd.params,
-            now: cmd.now,
-            first_seed: cmd.first_seed,
-            idempotency,
-        };
-        in_tx!(self, |c| place_bet_tx(c, &cmd, &mut once).await)
+        let (args, once) = split_bet(cmd);
+        self.bets.place(args, once).await
     }
 
     async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>> {
@@ -851,20 +884,30 @@ impl GameStore for PostgresStore {
         let (pair, nonce) = q
             .before
             .map_or((i64::MAX, i64::MAX), |b| (b.seed_pair_id, b.nonce as i64));
-        let rows = sqlx::query(&format!(
+        // History: may come from a replica.
+        let sql = format!(
             "SELECT {BET_COLUMNS} FROM seed_pairs s JOIN bets b ON b.seed_pair_id = s.id
              WHERE s.player_id = $1 AND s.id <= $2 AND (b.seed_pair_id, b.nonce) < ($2, $3)
                AND ($4::text IS NULL OR b.game = $4)
              ORDER BY s.id DESC, b.nonce DESC LIMIT $5"
-        ))
-        .bind(player_id.0)
-        .bind(pair)
-        .bind(nonce)
-        .bind(q.game.as_deref())
-        .bind(i64::from(q.limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        );
+        let rows = self
+            .reads
+            .run(|pool| {
+                let (sql, game) = (&sql, q.game.as_deref());
+                async move {
+                    sqlx::query(sql)
+                        .bind(player_id.0)
+                        .bind(pair)
+                        .bind(nonce)
+                        .bind(game)
+                        .bind(i64::from(q.limit))
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(db)
+                }
+            })
+            .await?;
         rows.iter().map(bet_from_row).collect()
     }
 

@@ -270,19 +270,25 @@ impl LedgerStore for PostgresStore {
         limit: u32,
         before: Option<i64>,
     ) -> StoreResult<Vec<WalletEntry>> {
-        let rows = sqlx::query(
-            "SELECT p.txn_id, p.id, t.kind, p.amount, p.balance_after, t.created_at, t.reference
-             FROM postings p JOIN ledger_transactions t ON t.id = p.txn_id
-             WHERE p.player_id = $1 AND p.currency = $2 AND p.id < $3
-             ORDER BY p.id DESC LIMIT $4",
-        )
-        .bind(player_id.0)
-        .bind(currency.as_str())
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        // History: may come from a replica.
+        let rows = self
+            .reads
+            .run(|pool| async move {
+                sqlx::query(
+                    "SELECT p.txn_id, p.id, t.kind, p.amount, p.balance_after, t.created_at, t.reference
+                     FROM postings p JOIN ledger_transactions t ON t.id = p.txn_id
+                     WHERE p.player_id = $1 AND p.currency = $2 AND p.id < $3
+                     ORDER BY p.id DESC LIMIT $4",
+                )
+                .bind(player_id.0)
+                .bind(currency.as_str())
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&pool)
+                .await
+                .map_err(db)
+            })
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(WalletEntry {

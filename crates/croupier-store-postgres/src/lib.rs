@@ -7,11 +7,18 @@
 //! have no balance row, so no row is shared by every bet. A transaction that
 //! fails with a serialization failure or a deadlock is retried whole a few
 //! times before the caller sees a retryable `Unavailable`.
+//!
+//! Bets are settled in batches (`batch`): many bets, one transaction.
+//! History reads may go to read replicas (`replica`).
 
+mod batch;
 mod events;
 mod games;
 mod ledger;
 mod players;
+mod replica;
+
+pub use batch::BetPathStats;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -27,11 +34,22 @@ use std::time::Duration;
 pub struct PostgresOptions {
     pub max_connections: u32,
     pub min_connections: u32,
-    /// How long a command waits for a free connection before `Unavailable`.
+    /// How long a command waits for a connection (a free one, or a new one
+    /// while the server is down) before `Unavailable`: keep it short, so
+    /// requests fail fast during an outage.
     pub acquire_timeout: Duration,
     /// Schema(s) every connection uses as `search_path` (e.g. for isolated
-    /// test schemas); `None` keeps the server's default.
+    /// test schemas); `None` keeps the server's default. Not applied to replicas.
     pub search_path: Option<String>,
+    /// Most bets settled in one transaction; 1 gives each bet its own.
+    pub bet_batch_max: usize,
+    /// Tasks settling bet batches, each using one connection at a time.
+    pub bet_lanes: usize,
+    /// Bound on one bet transaction (or batch), the connection wait included,
+    /// and on one replica read; past it the caller gets `Unavailable`.
+    pub bet_timeout: Duration,
+    /// Read replicas for history reads (`replica` module); empty: the primary.
+    pub replica_urls: Vec<String>,
 }
 
 impl Default for PostgresOptions {
@@ -39,14 +57,20 @@ impl Default for PostgresOptions {
         Self {
             max_connections: 16,
             min_connections: 0,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(1),
             search_path: None,
+            bet_batch_max: 64,
+            bet_lanes: 2,
+            bet_timeout: Duration::from_secs(5),
+            replica_urls: vec![],
         }
     }
 }
 
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    pub(crate) bets: batch::Bets,
+    pub(crate) reads: replica::Reads,
 }
 
 /// Migrations embedded from `migrations/`.
@@ -65,15 +89,34 @@ impl PostgresStore {
             Some(path) => conn.options([("search_path", path.as_str())]),
             None => conn,
         };
-        let pool = PgPoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
-            .min_connections(opts.min_connections)
-            .acquire_timeout(opts.acquire_timeout)
-            .connect_with(conn)
-            .await
-            .map_err(db)?;
+        let pool_options = || {
+            PgPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .min_connections(opts.min_connections)
+                .acquire_timeout(opts.acquire_timeout)
+        };
+        let pool = pool_options().connect_with(conn).await.map_err(db)?;
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-        Ok(Self { pool })
+        // Replicas connect lazily: one that is down must not stop the start.
+        let replicas = opts
+            .replica_urls
+            .iter()
+            .map(|url| {
+                let conn = PgConnectOptions::from_str(url).map_err(db)?;
+                Ok(pool_options().connect_lazy_with(conn))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let bets = batch::Bets::start(
+            pool.clone(),
+            batch::BetSettings {
+                max_batch: opts.bet_batch_max.max(1),
+                lanes: opts.bet_lanes.max(1),
+                attempt_timeout: opts.bet_timeout,
+                queue_timeout: opts.bet_timeout,
+            },
+        );
+        let reads = replica::Reads::new(pool.clone(), replicas, opts.bet_timeout);
+        Ok(Self { pool, bets, reads })
     }
 
     /// Applies pending migrations to the database at `url` without starting a store.
@@ -92,6 +135,11 @@ impl PostgresStore {
     /// The underlying pool (for tooling and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Counters of the bet path (batches, fallbacks), for tests and tuning.
+    pub fn bet_path_stats(&self) -> BetPathStats {
+        self.bets.stats()
     }
 
     /// Closes every connection.

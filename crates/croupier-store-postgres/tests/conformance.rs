@@ -12,6 +12,9 @@ use sqlx::PgPool;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
+/// Batching and read replicas (PostgreSQL only).
+mod pg;
+
 /// The server URL, or `None` (skip) on a developer machine without PostgreSQL.
 fn server_url() -> Option<String> {
     match std::env::var("CROUPIER_TEST_POSTGRES_URL") {

@@ -12,6 +12,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The documented default configuration, printed by `croupier config`.
 pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
@@ -42,6 +43,7 @@ pub struct Config {
     pub log: LogConfig,
     pub storage: StorageConfig,
     pub redis: RedisConfig,
+    pub database: DatabaseConfig,
     pub currencies: Vec<CurrencyConfig>,
     pub faucet: FaucetConfig,
     pub auth: AuthConfig,
@@ -250,6 +252,25 @@ impl Default for RedisConfig {
     }
 }
 
+/// PostgreSQL settings (used with `database_url`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections to the primary, the bet lanes' included.
+    pub max_connections: u32,
+    /// How long a request waits for a connection (e.g. while the server is
+    /// down) before failing with 503.
+    pub acquire_timeout_ms: u64,
+    /// Bound on one bet transaction or batch and on one replica read.
+    pub bet_timeout_ms: u64,
+    /// Most bets settled in one transaction; 1 settles each bet alone.
+    pub bet_batch_max: usize,
+    /// Tasks settling bet batches, one connection each at a time.
+    pub bet_lanes: usize,
+    /// Read replicas for history reads.
+    pub replica_urls: Vec<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
@@ -271,6 +292,7 @@ impl Default for Config {
             log: LogConfig::default(),
             storage: StorageConfig::default(),
             redis: RedisConfig::default(),
+            database: DatabaseConfig::default(),
             currencies: api.currencies,
             faucet: api.faucet,
             auth: api.auth,
@@ -297,6 +319,20 @@ impl Default for StorageConfig {
             synchronous: Synchronous::Full,
             max_batch: 256,
             read_connections: 4,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        let pg = croupier_store_postgres::PostgresOptions::default();
+        Self {
+            max_connections: pg.max_connections,
+            acquire_timeout_ms: pg.acquire_timeout.as_millis() as u64,
+            bet_timeout_ms: pg.bet_timeout.as_millis() as u64,
+            bet_batch_max: pg.bet_batch_max,
+            bet_lanes: pg.bet_lanes,
+            replica_urls: pg.replica_urls,
         }
     }
 }
@@ -359,7 +395,7 @@ impl Config {
         if self.storage.read_connections == 0 || self.storage.read_connections > 64 {
             return Err("storage.read_connections: must be 1-64".into());
         }
-        Ok(())
+        self.database.validate()
     }
 
     fn validate_events(&self) -> Result<(), String> {
@@ -456,8 +492,51 @@ impl Config {
         })
     }
 
+    pub fn postgres_options(&self) -> croupier_store_postgres::PostgresOptions {
+        let d = &self.database;
+        croupier_store_postgres::PostgresOptions {
+            max_connections: d.max_connections,
+            acquire_timeout: Duration::from_millis(d.acquire_timeout_ms),
+            bet_timeout: Duration::from_millis(d.bet_timeout_ms),
+            bet_batch_max: d.bet_batch_max,
+            bet_lanes: d.bet_lanes,
+            replica_urls: d.replica_urls.clone(),
+            ..Default::default()
+        }
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("croupier.db")
+    }
+}
+
+impl DatabaseConfig {
+    fn validate(&self) -> Result<(), String> {
+        if !(3..=1000).contains(&self.max_connections) {
+            return Err("database.max_connections: must be 3-1000".into());
+        }
+        if self.acquire_timeout_ms == 0 || self.bet_timeout_ms == 0 {
+            return Err(
+                "database.acquire_timeout_ms, bet_timeout_ms: must be greater than 0".into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.bet_batch_max) {
+            return Err("database.bet_batch_max: must be 1-10000".into());
+        }
+        // Two connections at least stay free for everything but bets.
+        if self.bet_lanes == 0 || self.bet_lanes as u64 + 2 > u64::from(self.max_connections) {
+            return Err("database.bet_lanes: must be 1 to max_connections - 2".into());
+        }
+        if let Some(bad) = self
+            .replica_urls
+            .iter()
+            .find(|u| !(u.starts_with("postgres://") || u.starts_with("postgresql://")))
+        {
+            return Err(format!(
+                "database.replica_urls: {bad:?} is not a postgres:// URL"
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 /// Either way the schema is migrated first.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = &cfg.database_url {
-        let store = croupier_store_postgres::PostgresStore::connect(url, Default::default())
+        let store = croupier_store_postgres::PostgresStore::connect(url, cfg.postgres_options())
             .await
             .context("cannot open the PostgreSQL database")?;
         return Ok(Arc::new(store));

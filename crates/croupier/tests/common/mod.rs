@@ -65,6 +65,8 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
+    /// Creates a schema on `CROUPIER_TEST_POSTGRES_URL`; returns it and a
+    /// URL whose connections use it.
     pub async fn create() -> (Self, String) {
         let base_url = std::env::var("CROUPIER_TEST_POSTGRES_URL")
             .expect("CROUPIER_TEST_HTTP_BACKEND=postgres needs CROUPIER_TEST_POSTGRES_URL");

@@ -1,0 +1,450 @@
+//! PostgreSQL-only checks beyond the shared suite: batched bet settlement
+//! and read replicas. Each test gets fresh schemas, dropped at the end (also
+//! when it fails: the body runs in a task whose panic is re-raised after).
+
+use super::{admin_pool, create_schema, drop_schemas, schema_name, server_url};
+use croupier_core::ports::*;
+use croupier_core::*;
+use croupier_store_postgres::{PostgresOptions, PostgresStore};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn chip() -> CurrencyCode {
+    CurrencyCode::parse("CHIP").unwrap()
+}
+
+fn seeds(tag: &str) -> NewSeedPair {
+    NewSeedPair {
+        server_seed: format!("server-{tag}"),
+        server_seed_hash: format!("hash-{tag}"),
+        client_seed: format!("client-{tag}"),
+    }
+}
+
+/// `url` with its connections' `search_path` set to `schema`.
+fn scoped_url(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Runs `body` with `n` fresh schemas, dropping them whatever happens.
+async fn with_schemas<F, Fut>(n: usize, body: F)
+where
+    F: FnOnce(String, Vec<String>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(url) = server_url() else { return };
+    let admin = admin_pool(&url).await;
+    let schemas: Vec<String> = (0..n).map(|_| schema_name()).collect();
+    for s in &schemas {
+        create_schema(&admin, s).await;
+    }
+    let result = tokio::spawn(body(url, schemas.clone())).await;
+    drop_schemas(&admin, &schemas).await;
+    admin.close().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn store(url: &str, schema: &str, tweak: impl FnOnce(&mut PostgresOptions)) -> PostgresStore {
+    let mut opts = PostgresOptions {
+        max_connections: 6,
+        search_path: Some(schema.to_owned()),
+        ..Default::default()
+    };
+    tweak(&mut opts);
+    PostgresStore::connect(url, opts).await.expect("connect")
+}
+
+/// A funded player with an active seed pair (so its bets can batch).
+async fn player(store: &dyn Store, name: &str, amount: i64, pair: bool) -> PlayerId {
+    let p = croupier_store_tests::new_player(store, name).await.id;
+    store
+        .adjust(AdjustCommand {
+            player_id: p,
+            currency: chip(),
+            amount,
+            reason: "fund".into(),
+            actor: p,
+            now: now(),
+        })
+        .await
+        .expect("fund");
+    if pair {
+        store
+            .active_seed_pair(p, seeds(name), now())
+            .await
+            .expect("pair");
+    }
+    p
+}
+
+/// Even nonces pay double, odd ones lose; the detail records the draw.
+fn even_wins(stake: i64) -> Settle {
+    Box::new(move |d: Draw<'_>| {
+        let win = d.nonce.is_multiple_of(2);
+        Ok(Outcome {
+            payout: if win { stake * 2 } else { 0 },
+            multiplier: if win { 200 } else { 0 },
+            win,
+            detail: serde_json::json!({ "nonce": d.nonce, "seed": d.server_seed, "client": d.client_seed }),
+        })
+    })
+}
+
+fn always_loses() -> Settle {
+    Box::new(|_| {
+        Ok(Outcome {
+            payout: 0,
+            multiplier: 0,
+            win: false,
+            detail: serde_json::json!({}),
+        })
+    })
+}
+
+fn bet(player: PlayerId, stake: i64, settle: Settle) -> BetCommand {
+    BetCommand {
+        player_id: player,
+        game: "dice".into(),
+        currency: chip(),
+        stake,
+        params: serde_json::json!({ "target": 50 }),
+        now: now(),
+        first_seed: seeds("first"),
+        settle,
+        idempotency: None,
+    }
+}
+
+fn keyed(mut cmd: BetCommand, key: &str) -> BetCommand {
+    cmd.idempotency = Some(IdempotentCommand {
+        scope: cmd.player_id.to_string(),
+        key: key.into(),
+        fingerprint: [7; 32],
+        render: Box::new(|b: &BetRecord| StoredResponse {
+            status: 201,
+            body: b.id.as_bytes().to_vec(),
+        }),
+    });
+    cmd
+}
+
+fn history() -> BetQuery {
+    BetQuery {
+        limit: 1000,
+        ..Default::default()
+    }
+}
+
+async fn keys_like(pool: &PgPool, pattern: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM idempotency WHERE key LIKE $1")
+        .bind(pattern)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Many players bet at once, so bets share transactions: each bet is still
+/// settled or refused on its own (an unaffordable bet, a failing settlement,
+/// a bet the database rejects), nonces stay contiguous per player, and the
+/// ledger balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_bets_settle_and_fail_independently() {
+    with_schemas(1, |url, schemas| async move {
+        let pg = Arc::new(
+            store(&url, &schemas[0], |o| {
+                o.bet_batch_max = 64;
+                o.bet_lanes = 1;
+            })
+            .await,
+        );
+        let store: Arc<dyn Store> = pg.clone();
+        const PLAYERS: usize = 24;
+        const BETS: usize = 8;
+        let mut rich = vec![];
+        for i in 0..PLAYERS {
+            // A few without a seed pair: their first bet creates it.
+            rich.push(player(&*store, &format!("rich{i}"), 10_000, i % 6 != 0).await);
+        }
+        let poor = player(&*store, "poor", 25, true).await;
+        let victim = player(&*store, "victim", 1_000, true).await;
+
+        let mut tasks = vec![];
+        for round in 0..BETS {
+            for (i, &p) in rich.iter().enumerate() {
+                // Stakes vary, so a wrong running balance would show.
+                let stake = 5 + round as i64;
+                let cmd = bet(p, stake, even_wins(stake));
+                // Every fifth player's bets carry keys, one of them twice.
+                let cmd = if i % 5 == 0 {
+                    keyed(cmd, &format!("k{i}-{}", round.min(BETS - 2)))
+                } else {
+                    cmd
+                };
+                let store = store.clone();
+                tasks.push((
+                    "rich",
+                    p,
+                    tokio::spawn(async move { store.place_bet(cmd).await }),
+                ));
+            }
+            // The poor player can afford two bets of ten; the refused ones
+            // carry keys, which must not stay behind.
+            let cmd = keyed(bet(poor, 10, always_loses()), &format!("poor-{round}"));
+            let s = store.clone();
+            tasks.push((
+                "poor",
+                poor,
+                tokio::spawn(async move { s.place_bet(cmd).await }),
+            ));
+            // The victim's bets: one settles with an error, one is rejected
+            // by the database (stake 0 breaks `bets.stake > 0`), the rest settle.
+            let cmd = match round {
+                2 => bet(
+                    victim,
+                    10,
+                    Box::new(|_| Err(StoreError::Conflict("engine refused".into()))),
+                ),
+                5 => bet(victim, 0, even_wins(0)),
+                _ => bet(victim, 10, even_wins(10)),
+            };
+            let s = store.clone();
+            tasks.push((
+                "victim",
+                victim,
+                tokio::spawn(async move { s.place_bet(cmd).await }),
+            ));
+        }
+
+        let mut done: BTreeMap<PlayerId, Vec<BetRecord>> = BTreeMap::new();
+        let mut replays = vec![];
+        let (mut refused_poor, mut victim_errors) = (0, vec![]);
+        for (who, p, task) in tasks {
+            match (who, task.await.expect("task")) {
+                (_, Ok(Idempotent::Done(b))) => done.entry(p).or_default().push(b),
+                ("rich", Ok(Idempotent::Earlier(IdempotencyBegin::Replay(r)))) => {
+                    replays.push(String::from_utf8(r.body).unwrap())
+                }
+                ("poor", Err(StoreError::InsufficientFunds)) => refused_poor += 1,
+                ("victim", Err(e)) => victim_errors.push(e),
+                (who, other) => panic!("{who}: unexpected {other:?}"),
+            }
+        }
+
+        // Refusals are independent: exactly the unaffordable, failing and
+        // rejected bets failed.
+        assert_eq!(refused_poor, BETS - 2);
+        assert_eq!(done[&poor].len(), 2);
+        assert_eq!(victim_errors.len(), 2, "{victim_errors:?}");
+        assert!(victim_errors
+            .iter()
+            .any(|e| matches!(e, StoreError::Conflict(_))));
+        assert!(victim_errors
+            .iter()
+            .any(|e| matches!(e, StoreError::Internal(_))));
+        assert_eq!(done[&victim].len(), BETS - 2);
+        // The duplicated key settled once and was replayed once, per keyed player.
+        let keyed_players = rich.iter().enumerate().filter(|(i, _)| i % 5 == 0).count();
+        assert_eq!(replays.len(), keyed_players);
+        for id in &replays {
+            assert!(
+                done.values().flatten().any(|b| &b.id == id),
+                "replay of an unknown bet {id}"
+            );
+        }
+        for &p in &rich {
+            let expected = if rich.iter().position(|&q| q == p).unwrap() % 5 == 0 {
+                BETS - 1
+            } else {
+                BETS
+            };
+            assert_eq!(done[&p].len(), expected);
+        }
+
+        // Per player: nonces 0..n, balances as the settled bets say, history agrees.
+        for (&p, bets) in &done {
+            let mut bets = bets.clone();
+            bets.sort_by_key(|b| b.nonce);
+            let nonces: Vec<u64> = bets.iter().map(|b| b.nonce).collect();
+            assert_eq!(nonces, (0..bets.len() as u64).collect::<Vec<_>>(), "{p:?}");
+            let start = if p == poor {
+                25
+            } else if p == victim {
+                1_000
+            } else {
+                10_000
+            };
+            let mut balance = start;
+            for b in &bets {
+                balance += b.payout - b.stake;
+                assert_eq!(b.balance, balance, "running balance of {p:?}");
+            }
+            assert_eq!(store.balances(p).await.unwrap(), vec![(chip(), balance)]);
+            assert_eq!(store.bets(p, history()).await.unwrap().len(), bets.len());
+        }
+        // The refused keyed bets left no idempotency record behind.
+        assert_eq!(
+            keys_like(pg.pool(), "poor-%").await,
+            2,
+            "only the two settled poor bets keep their keys"
+        );
+
+        let report = store.audit().await.unwrap();
+        assert!(report.ok, "{:?}", report.problems);
+
+        let stats = pg.bet_path_stats();
+        assert!(stats.batches >= 1, "{stats:?}");
+        assert!(stats.largest_batch > 1, "bets were not batched: {stats:?}");
+        // Only the batch holding the rejected bet fell back: any other
+        // fallback would hide a bug of the batched path behind the single one.
+        assert_eq!(stats.fallbacks, 1, "{stats:?}");
+    })
+    .await;
+}
+
+/// The batched path writes what the single path writes: the same outcomes,
+/// nonces, balances, postings and events, bet for bet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_and_single_paths_write_the_same_rows() {
+    with_schemas(2, |url, schemas| async move {
+        let mut seen = vec![];
+        for (schema, batch) in schemas.iter().zip([1, 64]) {
+            let pg = Arc::new(
+                store(&url, schema, |o| {
+                    o.bet_batch_max = batch;
+                    o.bet_lanes = 1;
+                })
+                .await,
+            );
+            let store: Arc<dyn Store> = pg.clone();
+            let p = player(&*store, "same", 1_000, true).await;
+            let tasks: Vec<_> = (0..40)
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.place_bet(bet(p, 7, even_wins(7))).await })
+                })
+                .collect();
+            for t in tasks {
+                assert!(matches!(t.await.unwrap(), Ok(Idempotent::Done(_))));
+            }
+            let stats = pg.bet_path_stats();
+            if batch > 1 {
+                assert!(stats.largest_batch > 1 && stats.fallbacks == 0, "{stats:?}");
+            } else {
+                assert_eq!(stats.batches, 0, "{stats:?}");
+            }
+            // Everything but ids, owners and times.
+            let bets: Vec<_> = store
+                .bets(p, history())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| {
+                    let (nonce, stake, payout, multiplier, win) =
+                        (b.nonce, b.stake, b.payout, b.multiplier, b.win);
+                    let (hash, client) = (b.server_seed_hash, b.client_seed);
+                    (
+                        nonce, stake, payout, multiplier, win, b.params, b.outcome, b.balance,
+                        hash, client,
+                    )
+                })
+                .collect();
+            let entries: Vec<_> = store
+                .wallet_entries(p, chip(), 1000, None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.amount, e.balance_after))
+                .collect();
+            let events: Vec<serde_json::Value> = store
+                .outbox_after(0, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type == event_type::BET_SETTLED)
+                .map(|e| {
+                    let mut v = e.payload;
+                    v["bet_id"] = serde_json::Value::Null;
+                    v["player_id"] = serde_json::Value::Null;
+                    v
+                })
+                .collect();
+            let report = store.audit().await.unwrap();
+            assert!(report.ok, "{:?}", report.problems);
+            assert_eq!(bets.len(), 40);
+            seen.push((bets, entries, events));
+        }
+        assert_eq!(seen[0].0, seen[1].0, "bets differ");
+        assert_eq!(seen[0].1, seen[1].1, "wallet entries differ");
+        assert_eq!(seen[0].2, seen[1].2, "bet.settled events differ");
+    })
+    .await;
+}
+
+/// History reads go to the replica (here another schema on the same server,
+/// holding none of the primary's rows, so the test can tell who answered);
+/// reads of one's own writes stay on the primary; a replica that is down is
+/// skipped and the primary answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_reads_use_replicas_and_fall_back_to_the_primary() {
+    with_schemas(2, |url, schemas| async move {
+        let (primary, replica) = (&schemas[0], &schemas[1]);
+        PostgresStore::migrate(&scoped_url(&url, replica))
+            .await
+            .expect("migrate the replica schema");
+        let pg = store(&url, primary, |o| {
+            o.replica_urls = vec![scoped_url(&url, replica)]
+        })
+        .await;
+        let p = player(&pg, "reader", 1_000, true).await;
+        let Idempotent::Done(b) = pg.place_bet(bet(p, 10, even_wins(10))).await.unwrap() else {
+            panic!("bet not settled");
+        };
+        // The replica answers history: it has none.
+        assert!(pg.bets(p, history()).await.unwrap().is_empty());
+        assert!(pg
+            .wallet_entries(p, chip(), 10, None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(pg.seed_pairs(p, 10).await.unwrap().is_empty());
+        // The primary answers what must reflect the player's own writes.
+        assert_eq!(pg.balances(p).await.unwrap(), vec![(chip(), b.balance)]);
+        assert_eq!(
+            pg.bet(&b.id).await.unwrap().map(|x| x.id),
+            Some(b.id.clone())
+        );
+        pg.close().await;
+
+        // A replica nobody listens for: the read waits for it at most the
+        // acquire timeout, then the primary answers, and for a while the
+        // replica is not tried again.
+        let pg = store(&url, primary, |o| {
+            o.replica_urls = vec!["postgres://postgres@127.0.0.1:1/test".into()];
+            o.acquire_timeout = Duration::from_millis(1500);
+        })
+        .await;
+        let t = Instant::now();
+        assert_eq!(pg.bets(p, history()).await.unwrap().len(), 1);
+        let first = t.elapsed();
+        assert!(first < Duration::from_secs(6), "fallback took {first:?}");
+        let t = Instant::now();
+        assert_eq!(pg.seed_pairs(p, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            pg.wallet_entries(p, chip(), 10, None).await.unwrap().len(),
+            3
+        );
+        let next = t.elapsed();
+        assert!(
+            next < Duration::from_millis(1000),
+            "the down replica was tried again: {next:?}"
+        );
+        pg.close().await;
+    })
+    .await;
+}
