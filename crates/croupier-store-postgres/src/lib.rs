@@ -11,6 +11,7 @@
 mod events;
 mod games;
 mod ledger;
+mod missions;
 mod players;
 
 use async_trait::async_trait;

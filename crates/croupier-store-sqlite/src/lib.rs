@@ -7,6 +7,7 @@
 mod events;
 mod games;
 mod ledger;
+mod missions;
 mod migrate;
 mod players;
 mod readers;
