@@ -119,7 +119,10 @@ impl MissionRule {
     /// field and why. (Whether currencies and games exist is the caller's.)
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if !valid_mission_id(&self.id) {
-            return Err(("id", "id must be 1-64 characters of a-z, 0-9, '-' or '_'".into()));
+            return Err((
+                "id",
+                "id must be 1-64 characters of a-z, 0-9, '-' or '_'".into(),
+            ));
         }
         if !(1..=MAX_MISSION_AMOUNT).contains(&self.target) {
             return Err(("target", format!("target must be 1..={MAX_MISSION_AMOUNT}")));
@@ -236,15 +239,30 @@ mod tests {
     #[test]
     fn contributions_respect_kind_and_filters() {
         let mut r = MissionRule::default_win_5();
-        assert_eq!(r.contribution(&bet("dice", "CHIP", 10, true)), Contribution::Add(1));
-        assert_eq!(r.contribution(&bet("dice", "CHIP", 10, false)), Contribution::None);
+        assert_eq!(
+            r.contribution(&bet("dice", "CHIP", 10, true)),
+            Contribution::Add(1)
+        );
+        assert_eq!(
+            r.contribution(&bet("dice", "CHIP", 10, false)),
+            Contribution::None
+        );
         r.game = Some("keno".into());
-        assert_eq!(r.contribution(&bet("dice", "CHIP", 10, true)), Contribution::None);
+        assert_eq!(
+            r.contribution(&bet("dice", "CHIP", 10, true)),
+            Contribution::None
+        );
         r.game = None;
         r.kind = MissionKind::Wagered;
         r.currency = CurrencyCode::parse("GOLD");
-        assert_eq!(r.contribution(&bet("dice", "CHIP", 10, true)), Contribution::None);
-        assert_eq!(r.contribution(&bet("dice", "GOLD", 10, false)), Contribution::Add(10));
+        assert_eq!(
+            r.contribution(&bet("dice", "CHIP", 10, true)),
+            Contribution::None
+        );
+        assert_eq!(
+            r.contribution(&bet("dice", "GOLD", 10, false)),
+            Contribution::Add(10)
+        );
         r.kind = MissionKind::DistinctGames;
         r.currency = None;
         assert_eq!(

@@ -19,14 +19,14 @@
 mod consumer;
 mod inprocess;
 pub mod jetstream;
-mod relay;
 pub mod missions;
+mod relay;
 pub mod stats;
 
 pub use consumer::{Consumer, ConsumerError, DeadLetters, LogDeadLetters};
 pub use inprocess::InProcessBus;
-pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use missions::MissionsConsumer;
+pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use stats::StatsConsumer;
 
 /// Cancels the relay and worker loops on shutdown.

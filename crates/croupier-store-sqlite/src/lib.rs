@@ -7,8 +7,8 @@
 mod events;
 mod games;
 mod ledger;
-mod missions;
 mod migrate;
+mod missions;
 mod players;
 mod readers;
 mod writer;

@@ -209,9 +209,8 @@ fn invalid(field: &str, detail: impl Into<String>) -> ApiError {
 }
 
 fn currency(field: &'static str, s: &str) -> ApiResult<CurrencyCode> {
-    CurrencyCode::parse(s).ok_or_else(|| {
-        ApiError::invalid(field, "unknown_currency", "currency is not configured")
-    })
+    CurrencyCode::parse(s)
+        .ok_or_else(|| ApiError::invalid(field, "unknown_currency", "currency is not configured"))
 }
 
 /// Creates or replaces a rule (a config rule of the same id is overridden).
@@ -235,7 +234,12 @@ pub async fn put(
         "wins" => MissionKind::Wins,
         "wagered" => MissionKind::Wagered,
         "distinct_games" => MissionKind::DistinctGames,
-        _ => return Err(invalid("kind", "kind must be wins, wagered or distinct_games")),
+        _ => {
+            return Err(invalid(
+                "kind",
+                "kind must be wins, wagered or distinct_games",
+            ))
+        }
     };
     let period = match body.period.as_str() {
         "day" => MissionPeriod::Day,
@@ -259,13 +263,14 @@ pub async fn put(
         },
         enabled: body.enabled.unwrap_or(true),
     };
+    rule.validate()
+        .map_err(|(field, detail)| invalid(field, detail))?;
+    // What is left to refuse: an unconfigured currency or an unknown game.
     state
         .config
         .check_mission(&rule)
         .map_err(|(field, detail)| match field {
-            "currency" | "reward.currency" => {
-                ApiError::invalid(field, "unknown_currency", detail)
-            }
+            "currency" | "reward.currency" => ApiError::invalid(field, "unknown_currency", detail),
             _ => invalid(field, detail),
         })?;
     state
