@@ -271,3 +271,41 @@ async fn admin_missions_are_validated_override_config_and_apply() {
     assert_eq!(restored["target"], 5);
     assert_eq!(app.audit(&admin).await["ok"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bet_events_delivered_again_change_nothing() {
+    use croupier_events::{Consumer, MissionsConsumer};
+    let app = spawn().await;
+    let (_, admin) = app.user_with_role("boss", Role::Admin).await;
+    let (_, token) = app.player("twice").await;
+    fund(&app, &token).await;
+    win(&app, &token, 5).await;
+    let done = mission_reaches(&app, &token, "win-5", 5).await;
+    assert_eq!(done["completed"], true, "{done}");
+    let balance = app.balance(&token, "CHIP").await;
+
+    // Every bet.settled the relay delivered, delivered again: as one batch,
+    // then one by one, to a second consumer instance (as after a worker crash).
+    let store = app.running.state.store.clone();
+    let bets: Vec<_> = store
+        .outbox_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "bet.settled")
+        .collect();
+    assert!(bets.len() >= 5);
+    let again = MissionsConsumer::new(store, app.config.missions.clone());
+    again.handle(&bets).await.unwrap();
+    for e in &bets {
+        again.handle(std::slice::from_ref(e)).await.unwrap();
+    }
+    let after = mission(&app, &token, "win-5").await.unwrap();
+    assert_eq!(after["progress"], done["progress"]);
+    assert_eq!(app.balance(&token, "CHIP").await, balance);
+    assert_eq!(
+        rewards(&app.all_transactions(&token, "CHIP", 100).await).len(),
+        1
+    );
+    assert_eq!(app.audit(&admin).await["ok"], true);
+}
