@@ -14,6 +14,8 @@ pub struct ApiConfig {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub games: crate::catalog::GamesConfig,
+    /// Mission rules (`[[missions]]`); admin rules of the same id override them.
+    pub missions: Vec<croupier_core::missions::MissionRule>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,7 @@ impl Default for ApiConfig {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             games: Default::default(),
+            missions: vec![croupier_core::missions::MissionRule::default_win_5()],
         }
     }
 }
@@ -200,8 +203,41 @@ impl ApiConfig {
         a.argon2.hasher().map_err(|e| format!("auth.argon2: {e}"))?;
         let codes: Vec<_> = self.currencies.iter().map(|c| c.code).collect();
         self.games.validate(&codes)?;
+        for (i, rule) in self.missions.iter().enumerate() {
+            self.check_mission(rule)
+                .map_err(|(field, msg)| format!("missions[{i}].{field}: {msg}"))?;
+            if self.missions[..i].iter().any(|o| o.id == rule.id) {
+                return Err(format!("missions[{i}].id: {} is configured twice", rule.id));
+            }
+        }
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
+        }
+        Ok(())
+    }
+}
+
+impl ApiConfig {
+    /// Checks a mission rule against this configuration: its own constraints,
+    /// then that its currencies are configured and its game exists. Returns
+    /// the offending field and why.
+    pub fn check_mission(
+        &self,
+        rule: &croupier_core::missions::MissionRule,
+    ) -> Result<(), (&'static str, String)> {
+        rule.validate()?;
+        if self.currency(rule.reward.currency.as_str()).is_none() {
+            return Err(("reward.currency", "currency is not configured".into()));
+        }
+        if let Some(c) = rule.currency {
+            if self.currency(c.as_str()).is_none() {
+                return Err(("currency", "currency is not configured".into()));
+            }
+        }
+        if let Some(g) = &rule.game {
+            if g.parse::<croupier_fair::Game>().is_err() {
+                return Err(("game", format!("no game named {g:?}")));
+            }
         }
         Ok(())
     }

@@ -58,6 +58,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/password", post(routes::auth::change_password))
         .route("/v1/me", get(routes::auth::me))
         .route("/v1/me/stats", get(routes::stats::me))
+        .route("/v1/me/missions", get(routes::missions::me))
+        .route("/v1/admin/missions", get(routes::missions::list))
+        .route(
+            "/v1/admin/missions/{id}",
+            axum::routing::put(routes::missions::put).delete(routes::missions::delete),
+        )
         .route("/v1/wallets", get(routes::wallets::list))
         .route(
             "/v1/wallets/{currency}/claims",

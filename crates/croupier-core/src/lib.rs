@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod games;
 pub mod ledger;
+pub mod missions;
 pub mod money;
 pub mod ports;
 pub mod ratelimit;

@@ -8,6 +8,7 @@
 use crate::error::StoreResult;
 use crate::events::*;
 use crate::games::*;
+use crate::missions::{MissionProgress, MissionRule};
 use crate::money::CurrencyCode;
 use crate::types::*;
 use async_trait::async_trait;
@@ -140,6 +141,48 @@ pub trait StatsStore: Send + Sync {
     ) -> StoreResult<Vec<(CurrencyCode, BetCounters)>>;
 }
 
+/// Mission rules set by operators and players' progress, maintained by the
+/// `missions` consumer. Its writes are inbox-guarded like the statistics'.
+#[async_trait]
+pub trait MissionStore: Send + Sync {
+    /// Applies settled bets to every enabled rule in `rules`, in one
+    /// transaction, recording each event id in `consumer`'s inbox (events
+    /// already there are skipped). A (mission, player, period) whose progress
+    /// reaches its target gets the reward once, ever: a `mission_reward`
+    /// ledger transaction from the `rewards` account, with `mission.completed`
+    /// and `reward.granted` events. Returns how many events were applied.
+    async fn apply_mission_bets(
+        &self,
+        consumer: &str,
+        rules: &[MissionRule],
+        bets: &[SettledBetEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// A player's progress for each `(mission id, period key)` that has any.
+    async fn mission_progress(
+        &self,
+        player_id: PlayerId,
+        keys: &[(String, String)],
+    ) -> StoreResult<Vec<MissionProgress>>;
+    /// Rules stored through the admin API, by id.
+    async fn mission_rules(&self) -> StoreResult<Vec<MissionRule>>;
+    /// Stores (creates or replaces) a rule and records it in the admin audit log.
+    async fn put_mission_rule(
+        &self,
+        rule: MissionRule,
+        actor: PlayerId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deletes a stored rule and records it in the admin audit log; `false`
+    /// if there was none (nothing is logged then).
+    async fn delete_mission_rule(
+        &self,
+        id: &str,
+        actor: PlayerId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait GameStore: Send + Sync {
     /// The player's active seed pair, created from `fresh` if there is none.
@@ -196,7 +239,14 @@ pub trait GameStore: Send + Sync {
 /// Everything the platform needs from its relational store.
 #[async_trait]
 pub trait Store:
-    PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore + GameStore + StatsStore
+    PlayerStore
+    + SessionStore
+    + LedgerStore
+    + IdempotencyStore
+    + OutboxStore
+    + GameStore
+    + StatsStore
+    + MissionStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -260,6 +260,8 @@ pub mod txn_kind {
     pub const BET: &str = "bet";
     pub const MINES_STAKE: &str = "mines_stake";
     pub const MINES_REFUND: &str = "mines_refund";
+    /// A mission's reward, from the `rewards` account.
+    pub const MISSION_REWARD: &str = "mission_reward";
 }
 
 /// Event types written by the foundation.
@@ -270,6 +272,8 @@ pub mod event_type {
     pub const BET_SETTLED: &str = "bet.settled";
     pub const SEEDS_ROTATED: &str = "fairness.seeds_rotated";
     pub const GAME_UPDATED: &str = "game.updated";
+    pub const MISSION_COMPLETED: &str = "mission.completed";
+    pub const REWARD_GRANTED: &str = "reward.granted";
 }
 
 /// System ledger accounts. They keep no balance row (DESIGN invariant 3: no row that
@@ -278,4 +282,6 @@ pub mod system_account {
     pub const HOUSE: &str = "house";
     pub const FAUCET: &str = "faucet";
     pub const ADJUSTMENTS: &str = "adjustments";
+    /// Pays mission rewards.
+    pub const REWARDS: &str = "rewards";
 }

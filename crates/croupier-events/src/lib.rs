@@ -19,11 +19,13 @@
 mod consumer;
 mod inprocess;
 pub mod jetstream;
+pub mod missions;
 mod relay;
 pub mod stats;
 
 pub use consumer::{Consumer, ConsumerError, DeadLetters, LogDeadLetters};
 pub use inprocess::InProcessBus;
+pub use missions::MissionsConsumer;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use stats::StatsConsumer;
 

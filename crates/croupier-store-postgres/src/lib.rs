@@ -15,6 +15,7 @@ mod batch;
 mod events;
 mod games;
 mod ledger;
+mod missions;
 mod players;
 mod replica;
 

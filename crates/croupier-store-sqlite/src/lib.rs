@@ -8,6 +8,7 @@ mod events;
 mod games;
 mod ledger;
 mod migrate;
+mod missions;
 mod players;
 mod readers;
 mod writer;

@@ -10,7 +10,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 mod event_checks;
+mod mission_checks;
 pub use event_checks::*;
+pub use mission_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -44,6 +46,8 @@ checks!(
     concurrent_claimers_get_disjoint_events,
     stats_apply_each_event_once_per_consumer,
     bet_settled_events_carry_what_stats_need,
+    missions_reward_once_per_mission_player_and_period,
+    mission_rules_are_stored_replaced_and_deleted,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -49,6 +49,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub games: GamesConfig,
+    /// Mission rules; the admin API adds and overrides rules by id.
+    pub missions: Vec<croupier_core::missions::MissionRule>,
     pub events: EventsConfig,
     pub nats: NatsConfig,
 }
@@ -298,6 +300,7 @@ impl Default for Config {
             auth: api.auth,
             http: api.http,
             games: api.games,
+            missions: api.missions,
             events: EventsConfig::default(),
             nats: NatsConfig::default(),
         }
@@ -469,6 +472,7 @@ impl Config {
             auth: self.auth.clone(),
             http: self.http.clone(),
             games: self.games.clone(),
+            missions: self.missions.clone(),
         }
     }
 

@@ -7,18 +7,24 @@ use anyhow::Context;
 use croupier_core::ports::Store;
 use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
 use croupier_events::{
-    Bus, CancellationToken, Consumer, InProcessBus, LogDeadLetters, Relay, StatsConsumer,
+    Bus, CancellationToken, Consumer, InProcessBus, LogDeadLetters, MissionsConsumer, Relay,
+    StatsConsumer,
 };
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// Event domains whose streams are created at startup (others on first use).
-pub const DOMAINS: &[&str] = &["player", "wallet", "bet", "fairness", "game"];
+pub const DOMAINS: &[&str] = &[
+    "player", "wallet", "bet", "fairness", "game", "mission", "reward",
+];
 
 /// Every consumer this build runs.
-pub fn consumers(store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
-    vec![Arc::new(StatsConsumer::new(store.clone()))]
+pub fn consumers(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
+    vec![
+        Arc::new(StatsConsumer::new(store.clone())),
+        Arc::new(MissionsConsumer::new(store.clone(), cfg.missions.clone())),
+    ]
 }
 
 /// The running relay and consumer loops.
@@ -55,7 +61,7 @@ impl Events {
                 if roles.worker {
                     let source = JetStreamSource::new(client, opts, dead_letters)
                         .map_err(anyhow::Error::msg)?;
-                    for consumer in consumers(&store) {
+                    for consumer in consumers(cfg, &store) {
                         let spawned = source
                             .spawn(consumer, stop.clone())
                             .await
@@ -68,7 +74,7 @@ impl Events {
             None => {
                 // Validation guarantees both roles here: relaying *is* consuming.
                 let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-                    consumers(&store),
+                    consumers(cfg, &store),
                     dead_letters,
                     cfg.events.max_attempts,
                 ));

@@ -5,5 +5,6 @@ pub mod fairness;
 pub mod games;
 pub mod health;
 pub mod mines;
+pub mod missions;
 pub mod stats;
 pub mod wallets;
