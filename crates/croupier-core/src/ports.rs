@@ -196,7 +196,14 @@ pub trait GameStore: Send + Sync {
 /// Everything the platform needs from its relational store.
 #[async_trait]
 pub trait Store:
-    PlayerStore + SessionStore + LedgerStore + IdempotencyStore + OutboxStore + GameStore + StatsStore
+    PlayerStore
+    + SessionStore
+    + LedgerStore
+    + IdempotencyStore
+    + OutboxStore
+    + GameStore
+    + StatsStore
+    + crate::dead_letters::DeadLetterStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -22,7 +22,10 @@ pub mod jetstream;
 mod relay;
 pub mod stats;
 
-pub use consumer::{Consumer, ConsumerError, DeadLetters, LogDeadLetters};
+pub use consumer::{
+    redrive, Consumer, ConsumerError, DeadLetters, LogDeadLetters, Redrive, RedriveError,
+    StoreDeadLetters,
+};
 pub use inprocess::InProcessBus;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use stats::StatsConsumer;

@@ -8,6 +8,7 @@
 //! fails with a serialization failure or a deadlock is retried whole a few
 //! times before the caller sees a retryable `Unavailable`.
 
+mod dead_letters;
 mod events;
 mod games;
 mod ledger;

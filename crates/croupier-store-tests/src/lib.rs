@@ -9,7 +9,9 @@ use croupier_core::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod dead_letter_checks;
 mod event_checks;
+pub use dead_letter_checks::*;
 pub use event_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -44,6 +46,7 @@ checks!(
     concurrent_claimers_get_disjoint_events,
     stats_apply_each_event_once_per_consumer,
     bet_settled_events_carry_what_stats_need,
+    dead_letters_are_kept_paged_and_removed,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.
