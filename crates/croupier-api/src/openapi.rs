@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         routes::fairness::seeds, routes::fairness::rotate, routes::fairness::verify,
         routes::bets::list, routes::bets::recent, routes::bets::get,
         routes::stats::me,
+        routes::dead_letters::list, routes::dead_letters::redrive,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),

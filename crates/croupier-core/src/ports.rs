@@ -204,6 +204,7 @@ pub trait Store:
     + GameStore
     + StatsStore
     + crate::dead_letters::DeadLetterStore
+    + crate::dead_letters::ReplayStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

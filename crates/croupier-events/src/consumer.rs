@@ -1,8 +1,8 @@
 //! The consumer interface, shared by both sources (in-process and JetStream).
 
 use async_trait::async_trait;
-use croupier_core::dead_letters::DeadLetterStore;
-use croupier_core::{OutboxEvent, StoreError};
+use croupier_core::dead_letters::{DeadLetterStore, Redrive, RedriveError, Redriver};
+use croupier_core::OutboxEvent;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,29 +165,6 @@ impl DeadLetters for StoreDeadLetters {
     }
 }
 
-/// What a re-drive did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Redrive {
-    /// The consumer applied it (or had already: the inbox makes a repeat a
-    /// no-op); the dead letter is removed.
-    Applied,
-    /// The consumer failed again; the dead letter stays, its attempts, error
-    /// and last failure time updated.
-    Failed(String),
-}
-
-/// Why a re-drive could not be attempted.
-#[derive(Debug, thiserror::Error)]
-pub enum RedriveError {
-    #[error("no dead letter {0}")]
-    NotFound(i64),
-    /// The dead letter names a consumer this build does not run.
-    #[error("no consumer named {0:?} in this build")]
-    UnknownConsumer(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Hands dead letter `id` to its consumer's handler again (once), and
 /// removes it if that succeeds. Safe to repeat or race: the consumer's
 /// inbox applies the event at most once.
@@ -263,4 +240,23 @@ pub(crate) async fn deliver(
         }
     }
     outcomes
+}
+
+/// The platform's [`Redriver`]: re-drives through this build's consumers.
+pub struct ConsumerRedriver {
+    store: Arc<dyn DeadLetterStore>,
+    consumers: Vec<Arc<dyn Consumer>>,
+}
+
+impl ConsumerRedriver {
+    pub fn new(store: Arc<dyn DeadLetterStore>, consumers: Vec<Arc<dyn Consumer>>) -> Self {
+        Self { store, consumers }
+    }
+}
+
+#[async_trait]
+impl Redriver for ConsumerRedriver {
+    async fn redrive(&self, id: i64) -> Result<Redrive, RedriveError> {
+        redrive(self.store.as_ref(), &self.consumers, id).await
+    }
 }

@@ -20,14 +20,17 @@ mod consumer;
 mod inprocess;
 pub mod jetstream;
 mod relay;
+mod replay;
 pub mod stats;
 
 pub use consumer::{
-    redrive, Consumer, ConsumerError, DeadLetters, LogDeadLetters, Redrive, RedriveError,
+    redrive, Consumer, ConsumerError, ConsumerRedriver, DeadLetters, LogDeadLetters,
     StoreDeadLetters,
 };
+pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use inprocess::InProcessBus;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
+pub use replay::{replay, ReplayReport};
 pub use stats::StatsConsumer;
 
 /// Cancels the relay and worker loops on shutdown.

@@ -108,4 +108,48 @@ impl DeadLetterStore for PostgresStore {
             .map_err(db)?;
         Ok(n.max(0) as u64)
     }
+
+    async fn dead_letter_audit(
+        &self,
+        actor: PlayerId,
+        id: i64,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+             VALUES ($1, 'dead_letter.redrive', $2, $3, $4)",
+        )
+        .bind(actor.0)
+        .bind(id.to_string())
+        .bind(&details)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReplayStore for PostgresStore {
+    async fn reset_stats(&self, consumer: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM player_stats")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM game_stats_hourly")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let n = sqlx::query("DELETE FROM inbox WHERE consumer = $1")
+            .bind(consumer)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
 }

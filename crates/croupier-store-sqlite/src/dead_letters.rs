@@ -177,4 +177,50 @@ impl DeadLetterStore for SqliteStore {
             })
             .await
     }
+
+    async fn dead_letter_audit(
+        &self,
+        actor: PlayerId,
+        id: i64,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+                     VALUES (?1, 'dead_letter.redrive', ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| {
+                    s.execute((
+                        actor.to_string(),
+                        id.to_string(),
+                        details.to_string(),
+                        millis(now),
+                    ))
+                })
+                .map_err(internal)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ReplayStore for SqliteStore {
+    async fn reset_stats(&self, consumer: &str) -> StoreResult<u64> {
+        let consumer = consumer.to_owned();
+        self.writer
+            .write(move |c| {
+                // Statistics before the inbox: the refuse-before-write rule
+                // does not apply (nothing to refuse), and all three commit together.
+                c.execute_batch("DELETE FROM player_stats; DELETE FROM game_stats_hourly;")
+                    .map_err(internal)?;
+                c.prepare_cached("DELETE FROM inbox WHERE consumer = ?1")
+                    .and_then(|mut s| s.execute([&consumer]))
+                    .map(|n| n as u64)
+                    .map_err(internal)
+            })
+            .await
+    }
 }

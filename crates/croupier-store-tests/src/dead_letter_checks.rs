@@ -85,4 +85,13 @@ pub async fn dead_letters_are_kept_paged_and_removed(store: Arc<dyn Store>) {
     assert!(!store.dead_letter_delete(b).await.unwrap(), "already gone");
     assert!(store.dead_letter(b).await.unwrap().is_none());
     assert_eq!(store.dead_letter_count().await.unwrap(), 3);
+    store
+        .dead_letter_audit(
+            PlayerId::new(),
+            a,
+            serde_json::json!({"outcome": "applied"}),
+            t,
+        )
+        .await
+        .unwrap();
 }
