@@ -9,8 +9,10 @@ use croupier_core::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod catalog_checks;
 mod dead_letter_checks;
 mod event_checks;
+pub use catalog_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
 
@@ -47,6 +49,7 @@ checks!(
     stats_apply_each_event_once_per_consumer,
     bet_settled_events_carry_what_stats_need,
     dead_letters_are_kept_paged_and_removed,
+    every_emitted_event_matches_its_schema,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.
