@@ -1013,3 +1013,105 @@ async fn jetstream_dead_letters_are_stored_and_redrive_applies_them_once() {
     }
     redrive_all_and_check(&store, &consumer, &p, &placed).await;
 }
+
+/// Applies its first batch (commits), then hangs before returning, so the
+/// source never acknowledges it: the state of a worker killed mid-batch.
+struct HangsAfterCommit {
+    inner: StatsConsumer,
+    committed: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Consumer for HangsAfterCommit {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn event_types(&self) -> &[&'static str] {
+        self.inner.event_types()
+    }
+    async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
+        self.inner.handle(events).await?;
+        self.committed.notify_one();
+        std::future::pending::<()>().await;
+        unreachable!()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jetstream_worker_killed_mid_batch_resumes_without_loss_or_double_effects() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    let p = players(&store, "killed", 1).await.remove(0);
+    let placed = bets(&store, &p, 20).await;
+    let client = streams.client().await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(client.clone(), streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::seconds(30)),
+    );
+    while relay.step().await.unwrap().claimed > 0 {}
+
+    // The first worker commits its first batch, then is killed before acking.
+    let hanging = Arc::new(HangsAfterCommit {
+        inner: StatsConsumer::new(store.clone()),
+        committed: tokio::sync::Notify::new(),
+    });
+    let stop = CancellationToken::new();
+    let source = JetStreamSource::new(
+        client.clone(),
+        streams.opts.clone(),
+        Arc::new(StoreDeadLetters::new(store.clone())),
+    )
+    .unwrap();
+    let tasks = source.spawn(hanging.clone(), stop.clone()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), hanging.committed.notified())
+        .await
+        .expect("the first batch committed");
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        assert!(t.await.unwrap_err().is_cancelled());
+    }
+    let partial: i64 = store
+        .player_stats(p.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.counters.bets)
+        .sum();
+    assert!(partial > 0, "the killed batch had committed");
+
+    // A new worker gets the unacknowledged batch again (after ack_wait) and
+    // the rest: every bet counted exactly once.
+    let tasks = source
+        .spawn(Arc::new(StatsConsumer::new(store.clone())), stop.clone())
+        .await
+        .unwrap();
+    let expected = expected_stats(&placed);
+    let converged = eventually(Duration::from_secs(30), || async {
+        store.player_stats(p.id).await.unwrap() == expected
+    })
+    .await;
+    // And stays there: nothing applies twice later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = store.player_stats(p.id).await.unwrap();
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(converged, "never converged: {stats:?}");
+    assert_eq!(stats, expected);
+    assert_eq!(store.dead_letter_count().await.unwrap(), 0);
+}
