@@ -78,6 +78,11 @@ pub fn router(state: AppState) -> Router {
             post(routes::admin::adjust),
         )
         .route("/v1/admin/ledger/audit", get(routes::admin::audit))
+        .route("/v1/admin/dead-letters", get(routes::dead_letters::list))
+        .route(
+            "/v1/admin/dead-letters/{id}/redrive",
+            post(routes::dead_letters::redrive),
+        )
         .route(
             "/v1/admin/games/{game}",
             axum::routing::patch(routes::games::patch),

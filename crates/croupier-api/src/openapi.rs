@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         routes::bets::list, routes::bets::recent, routes::bets::get,
         routes::stats::me,
         routes::missions::me, routes::missions::list, routes::missions::put, routes::missions::delete,
+        routes::dead_letters::list, routes::dead_letters::redrive,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),

@@ -19,6 +19,9 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Set while shutting down: `/readyz` answers 503 so balancers drain us.
     pub draining: Arc<AtomicBool>,
+    /// Re-drives dead letters (`POST /v1/admin/dead-letters/{id}/redrive`);
+    /// `None`: 503.
+    pub redriver: Option<Arc<dyn croupier_core::dead_letters::Redriver>>,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
             session_feed: SessionFeed::Local,
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
+            redriver: None,
         }
     }
 
@@ -43,6 +47,15 @@ impl AppState {
     /// [`SessionFeed::Local`]: this instance is the only one).
     pub fn with_session_feed(mut self, feed: SessionFeed) -> Self {
         self.session_feed = feed;
+        self
+    }
+
+    /// Sets how dead letters are re-driven (the events crate's consumers).
+    pub fn with_redriver(
+        mut self,
+        redriver: Arc<dyn croupier_core::dead_letters::Redriver>,
+    ) -> Self {
+        self.redriver = Some(redriver);
         self
     }
 

@@ -247,6 +247,8 @@ pub trait Store:
     + GameStore
     + StatsStore
     + MissionStore
+    + crate::dead_letters::DeadLetterStore
+    + crate::dead_letters::ReplayStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -1,7 +1,10 @@
 //! The consumer interface, shared by both sources (in-process and JetStream).
 
 use async_trait::async_trait;
+use croupier_core::dead_letters::{DeadLetterStore, Redrive, RedriveError, Redriver};
 use croupier_core::OutboxEvent;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a consumer could not apply events.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,9 +46,10 @@ impl dyn Consumer {
 }
 
 /// Where events go that a consumer gave up on: a permanent error, or a
-/// transient one past the attempt limit. This is the dead-letter hook; a
-/// store-backed, re-drivable implementation replaces [`LogDeadLetters`]
-/// later. Once it returns the event counts as handled for that consumer.
+/// transient one past the attempt limit. Once it returns `Ok` the event
+/// counts as handled for that consumer; on `Err` the source keeps the event
+/// (in-process: unpublished, retried after the lease; JetStream: not
+/// acknowledged), so a dead letter that could not be kept is never dropped.
 #[async_trait]
 pub trait DeadLetters: Send + Sync + 'static {
     async fn dead_letter(
@@ -54,11 +58,25 @@ pub trait DeadLetters: Send + Sync + 'static {
         event: &OutboxEvent,
         attempts: u32,
         error: &ConsumerError,
+    ) -> Result<(), String>;
+}
+
+fn log_dead_letter(consumer: &str, event: &OutboxEvent, attempts: u32, error: &ConsumerError) {
+    tracing::error!(
+        consumer,
+        event_id = %event.event_id,
+        event_type = %event.event_type,
+        position = event.position,
+        payload = %event.payload,
+        attempts,
+        error = %error,
+        "event dead-lettered"
     );
 }
 
 /// Logs a dead letter, with the whole event, at error level and counts it
-/// (`croupier_consumer_dead_lettered_total`): never silent.
+/// (`croupier_consumer_dead_lettered_total`): never silent, but not
+/// re-drivable. For tests and tools; the platform uses [`StoreDeadLetters`].
 pub struct LogDeadLetters;
 
 #[async_trait]
@@ -69,20 +87,121 @@ impl DeadLetters for LogDeadLetters {
         event: &OutboxEvent,
         attempts: u32,
         error: &ConsumerError,
-    ) {
-        tracing::error!(
-            consumer,
-            event_id = %event.event_id,
-            event_type = %event.event_type,
-            position = event.position,
-            payload = %event.payload,
-            attempts,
-            error = %error,
-            "event dead-lettered"
-        );
+    ) -> Result<(), String> {
+        log_dead_letter(consumer, event, attempts, error);
         metrics::counter!("croupier_consumer_dead_lettered_total", "consumer" => consumer.to_owned())
             .increment(1);
+        Ok(())
     }
+}
+
+/// Keeps dead letters in the store (`dead_letters` table), where the admin
+/// API lists and re-drives them; also logs and counts each one, and keeps
+/// the `croupier_dead_letters` gauge (waiting, all consumers) up to date.
+pub struct StoreDeadLetters {
+    store: Arc<dyn DeadLetterStore>,
+}
+
+/// Store writes of a dead letter tried before giving up (the event is then
+/// kept by the source, see [`DeadLetters`]).
+const PUT_TRIES: u32 = 3;
+
+impl StoreDeadLetters {
+    pub fn new(store: Arc<dyn DeadLetterStore>) -> Self {
+        Self { store }
+    }
+
+    /// Sets `croupier_dead_letters` from the store.
+    pub async fn refresh_gauge(&self) {
+        refresh_gauge(self.store.as_ref()).await;
+    }
+}
+
+pub(crate) async fn refresh_gauge(store: &dyn DeadLetterStore) {
+    match store.dead_letter_count().await {
+        Ok(n) => metrics::gauge!("croupier_dead_letters").set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "cannot count dead letters"),
+    }
+}
+
+#[async_trait]
+impl DeadLetters for StoreDeadLetters {
+    async fn dead_letter(
+        &self,
+        consumer: &str,
+        event: &OutboxEvent,
+        attempts: u32,
+        error: &ConsumerError,
+    ) -> Result<(), String> {
+        log_dead_letter(consumer, event, attempts, error);
+        let mut last = String::new();
+        for i in 0..PUT_TRIES {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << (2 * i))).await;
+            }
+            match self
+                .store
+                .dead_letter_put(
+                    consumer,
+                    event,
+                    attempts,
+                    &error.to_string(),
+                    croupier_core::now(),
+                )
+                .await
+            {
+                Ok(id) => {
+                    metrics::counter!("croupier_consumer_dead_lettered_total", "consumer" => consumer.to_owned())
+                        .increment(1);
+                    tracing::info!(consumer, event_id = %event.event_id, dead_letter = id, "dead letter stored");
+                    self.refresh_gauge().await;
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        tracing::error!(consumer, event_id = %event.event_id, error = %last, "cannot store the dead letter; the event is kept for redelivery");
+        Err(last)
+    }
+}
+
+/// Hands dead letter `id` to its consumer's handler again (once), and
+/// removes it if that succeeds. Safe to repeat or race: the consumer's
+/// inbox applies the event at most once.
+pub async fn redrive(
+    store: &dyn DeadLetterStore,
+    consumers: &[Arc<dyn Consumer>],
+    id: i64,
+) -> Result<Redrive, RedriveError> {
+    let letter = store
+        .dead_letter(id)
+        .await?
+        .ok_or(RedriveError::NotFound(id))?;
+    let consumer = consumers
+        .iter()
+        .find(|c| c.name() == letter.consumer)
+        .ok_or_else(|| RedriveError::UnknownConsumer(letter.consumer.clone()))?;
+    let outcome = match consumer.handle(std::slice::from_ref(&letter.event)).await {
+        Ok(()) => {
+            store.dead_letter_delete(id).await?;
+            tracing::info!(consumer = %letter.consumer, event_id = %letter.event.event_id, dead_letter = id, "dead letter re-driven");
+            Redrive::Applied
+        }
+        Err(e) => {
+            store
+                .dead_letter_put(
+                    &letter.consumer,
+                    &letter.event,
+                    1,
+                    &e.to_string(),
+                    croupier_core::now(),
+                )
+                .await?;
+            Redrive::Failed(e.to_string())
+        }
+    };
+    refresh_gauge(store).await;
+    Ok(outcome)
 }
 
 /// Hands `events` to `consumer`: as one batch first (one transaction), and
@@ -121,4 +240,23 @@ pub(crate) async fn deliver(
         }
     }
     outcomes
+}
+
+/// The platform's [`Redriver`]: re-drives through this build's consumers.
+pub struct ConsumerRedriver {
+    store: Arc<dyn DeadLetterStore>,
+    consumers: Vec<Arc<dyn Consumer>>,
+}
+
+impl ConsumerRedriver {
+    pub fn new(store: Arc<dyn DeadLetterStore>, consumers: Vec<Arc<dyn Consumer>>) -> Self {
+        Self { store, consumers }
+    }
+}
+
+#[async_trait]
+impl Redriver for ConsumerRedriver {
+    async fn redrive(&self, id: i64) -> Result<Redrive, RedriveError> {
+        redrive(self.store.as_ref(), &self.consumers, id).await
+    }
 }

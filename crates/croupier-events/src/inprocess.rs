@@ -71,16 +71,27 @@ impl InProcessBus {
                 Ok(()) => self.forget(consumer.name(), event.event_id),
                 Err(e @ ConsumerError::Permanent(_)) => {
                     self.forget(consumer.name(), event.event_id);
-                    self.dead_letters
+                    if self
+                        .dead_letters
                         .dead_letter(consumer.name(), event, 1, &e)
-                        .await;
+                        .await
+                        .is_err()
+                    {
+                        // Not kept anywhere yet: stays unpublished, retried after the lease.
+                        unfinished.push(event.position);
+                    }
                 }
                 Err(e @ ConsumerError::Transient(_)) => {
                     let (exhausted, n) = self.exhausted(consumer.name(), event.event_id);
                     if exhausted {
-                        self.dead_letters
+                        if self
+                            .dead_letters
                             .dead_letter(consumer.name(), event, n, &e)
-                            .await;
+                            .await
+                            .is_err()
+                        {
+                            unfinished.push(event.position);
+                        }
                     } else {
                         unfinished.push(event.position);
                     }

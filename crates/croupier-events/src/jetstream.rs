@@ -518,10 +518,17 @@ impl Worker {
                     ack(m, AckKind::Nak(Some(backoff(delivered)))).await
                 }
                 Err(e) => {
-                    self.dead_letters
+                    let kept = self
+                        .dead_letters
                         .dead_letter(name, event, delivered.max(1) as u32, &e)
                         .await;
-                    ack(m, AckKind::Term).await;
+                    match kept {
+                        Ok(()) => ack(m, AckKind::Term).await,
+                        // Not kept: leave it to JetStream (redelivered while
+                        // deliveries remain; past max_deliver it stays in the
+                        // stream and NATS raises a max-deliveries advisory).
+                        Err(_) => ack(m, AckKind::Nak(Some(backoff(delivered)))).await,
+                    }
                 }
             }
         }

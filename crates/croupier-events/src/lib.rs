@@ -21,12 +21,18 @@ mod inprocess;
 pub mod jetstream;
 pub mod missions;
 mod relay;
+mod replay;
 pub mod stats;
 
-pub use consumer::{Consumer, ConsumerError, DeadLetters, LogDeadLetters};
+pub use consumer::{
+    redrive, Consumer, ConsumerError, ConsumerRedriver, DeadLetters, LogDeadLetters,
+    StoreDeadLetters,
+};
+pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
+pub use replay::{replay, ReplayReport};
 pub use stats::StatsConsumer;
 
 /// Cancels the relay and worker loops on shutdown.

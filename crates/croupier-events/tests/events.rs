@@ -675,11 +675,18 @@ struct RecordingDeadLetters(Mutex<Vec<(String, uuid::Uuid, u32)>>);
 
 #[async_trait]
 impl DeadLetters for RecordingDeadLetters {
-    async fn dead_letter(&self, consumer: &str, e: &OutboxEvent, attempts: u32, _: &ConsumerError) {
+    async fn dead_letter(
+        &self,
+        consumer: &str,
+        e: &OutboxEvent,
+        attempts: u32,
+        _: &ConsumerError,
+    ) -> Result<(), String> {
         self.0
             .lock()
             .unwrap()
             .push((consumer.to_owned(), e.event_id, attempts));
+        Ok(())
     }
 }
 
@@ -804,4 +811,307 @@ async fn the_in_process_bus_dead_letters_permanent_failures_and_exhausted_retrie
     let letters = dead.0.lock().unwrap().clone();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].2, 3, "dead-lettered after three attempts");
+}
+
+// ---- dead letters in the store, re-drive -------------------------------------
+
+/// The real `stats` consumer behind a switch: while `broken`, every call
+/// fails (permanently or transiently) before touching the store.
+struct Breakable {
+    inner: StatsConsumer,
+    broken: std::sync::atomic::AtomicBool,
+    permanent: bool,
+}
+
+impl Breakable {
+    fn new(store: &Arc<dyn Store>, permanent: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner: StatsConsumer::new(store.clone()),
+            broken: true.into(),
+            permanent,
+        })
+    }
+    fn fix(&self) {
+        self.broken
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Consumer for Breakable {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn event_types(&self) -> &[&'static str] {
+        self.inner.event_types()
+    }
+    async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(if self.permanent {
+                ConsumerError::Permanent("projection bug".into())
+            } else {
+                ConsumerError::Transient("projection down".into())
+            });
+        }
+        self.inner.handle(events).await
+    }
+}
+
+fn bet_events(all: &[OutboxEvent]) -> Vec<OutboxEvent> {
+    all.iter()
+        .filter(|e| e.event_type == event_type::BET_SETTLED)
+        .cloned()
+        .collect()
+}
+
+/// Fixes the consumer, re-drives every dead letter, and checks the stats
+/// then equal the bets, with every event applied once even when re-driven
+/// or delivered again.
+async fn redrive_all_and_check(
+    store: &Arc<dyn Store>,
+    consumer: &Arc<Breakable>,
+    player: &Player,
+    placed: &[BetRecord],
+) {
+    let letters = store.dead_letters(Some("stats"), 0, 100).await.unwrap();
+    // Still broken: a re-drive fails and keeps the letter, attempts counted.
+    let first = letters[0].clone();
+    let consumers: Vec<Arc<dyn Consumer>> = vec![consumer.clone()];
+    assert!(matches!(
+        redrive(&**store, &consumers, first.id).await.unwrap(),
+        Redrive::Failed(_)
+    ));
+    let again = store.dead_letter(first.id).await.unwrap().unwrap();
+    assert_eq!(again.attempts, first.attempts + 1);
+    assert!(store.player_stats(player.id).await.unwrap().is_empty());
+
+    consumer.fix();
+    for l in &letters {
+        assert_eq!(
+            redrive(&**store, &consumers, l.id).await.unwrap(),
+            Redrive::Applied
+        );
+    }
+    assert_eq!(store.dead_letter_count().await.unwrap(), 0);
+    assert!(matches!(
+        redrive(&**store, &consumers, first.id).await,
+        Err(RedriveError::NotFound(_))
+    ));
+    assert_eq!(
+        store.player_stats(player.id).await.unwrap(),
+        expected_stats(placed)
+    );
+    // Every event delivered once more: the inbox makes it a no-op.
+    let events = bet_events(&store.outbox_after(0, 1000).await.unwrap());
+    consumer.handle(&events).await.unwrap();
+    assert_eq!(
+        store.player_stats(player.id).await.unwrap(),
+        expected_stats(placed),
+        "effects once"
+    );
+}
+
+async fn in_process_dead_letters_are_stored_and_redriven(store: Arc<dyn Store>) {
+    let p = players(&store, "deadletter", 1).await.remove(0);
+    let placed = bets(&store, &p, 4).await;
+    let consumer = Breakable::new(&store, false);
+    let bus = Arc::new(InProcessBus::new(
+        vec![consumer.clone()],
+        Arc::new(StoreDeadLetters::new(store.clone())),
+        2,
+    ));
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::milliseconds(100)),
+    );
+    // Attempt 1, then after the lease attempt 2 dead-letters; then all published.
+    for _ in 0..3 {
+        relay.step().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    let letters = store.dead_letters(None, 0, 100).await.unwrap();
+    let mut ids: Vec<_> = letters.iter().map(|l| l.event.event_id).collect();
+    let mut want: Vec<_> = bet_events(&store.outbox_after(0, 100).await.unwrap())
+        .iter()
+        .map(|e| e.event_id)
+        .collect();
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want, "every failed event is kept: nothing lost");
+    for l in &letters {
+        assert_eq!((l.consumer.as_str(), l.attempts), ("stats", 2), "{l:?}");
+        assert!(l.last_error.contains("projection down"), "{l:?}");
+    }
+    redrive_all_and_check(&store, &consumer, &p, &placed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_bus_stores_dead_letters_and_redrive_applies_them_once_on_sqlite() {
+    let (store, _dir) = sqlite();
+    in_process_dead_letters_are_stored_and_redriven(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_bus_stores_dead_letters_and_redrive_applies_them_once_on_postgres() {
+    let Some(pg) = backend_url("CROUPIER_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let (store, _schema) = postgres(&pg).await;
+    in_process_dead_letters_are_stored_and_redriven(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_dead_letters_are_stored_and_redrive_applies_them_once() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    let p = players(&store, "jsdead", 1).await.remove(0);
+    let placed = bets(&store, &p, 5).await;
+    let client = streams.client().await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(client.clone(), streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::seconds(30)),
+    );
+    while relay.step().await.unwrap().claimed > 0 {}
+    let consumer = Breakable::new(&store, true);
+    let stop = CancellationToken::new();
+    let source = JetStreamSource::new(
+        client,
+        streams.opts.clone(),
+        Arc::new(StoreDeadLetters::new(store.clone())),
+    )
+    .unwrap();
+    let tasks = source.spawn(consumer.clone(), stop.clone()).await.unwrap();
+    let all_kept = eventually(Duration::from_secs(30), || async {
+        store.dead_letter_count().await.unwrap() == 5
+    })
+    .await;
+    // Terminated messages are not redelivered: the letters stay as they are.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let count = store.dead_letter_count().await.unwrap();
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(all_kept && count == 5, "dead letters: {count}");
+    for l in store.dead_letters(None, 0, 100).await.unwrap() {
+        assert_eq!((l.consumer.as_str(), l.attempts), ("stats", 1));
+        assert_eq!(l.event.event_type, event_type::BET_SETTLED);
+    }
+    redrive_all_and_check(&store, &consumer, &p, &placed).await;
+}
+
+/// Applies its first batch (commits), then hangs before returning, so the
+/// source never acknowledges it: the state of a worker killed mid-batch.
+struct HangsAfterCommit {
+    inner: StatsConsumer,
+    committed: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Consumer for HangsAfterCommit {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn event_types(&self) -> &[&'static str] {
+        self.inner.event_types()
+    }
+    async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
+        self.inner.handle(events).await?;
+        self.committed.notify_one();
+        std::future::pending::<()>().await;
+        unreachable!()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jetstream_worker_killed_mid_batch_resumes_without_loss_or_double_effects() {
+    let (Some(nats), Some(pg)) = (
+        backend_url("CROUPIER_TEST_NATS_URL"),
+        backend_url("CROUPIER_TEST_POSTGRES_URL"),
+    ) else {
+        return;
+    };
+    let streams = Streams::new(&nats);
+    let (store, _schema) = postgres(&pg).await;
+    let p = players(&store, "killed", 1).await.remove(0);
+    let placed = bets(&store, &p, 20).await;
+    let client = streams.client().await;
+    let bus: Arc<dyn Bus> = Arc::new(
+        JetStreamBus::new(client.clone(), streams.opts.clone(), DOMAINS)
+            .await
+            .unwrap(),
+    );
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::seconds(30)),
+    );
+    while relay.step().await.unwrap().claimed > 0 {}
+
+    // The first worker commits its first batch, then is killed before acking.
+    let hanging = Arc::new(HangsAfterCommit {
+        inner: StatsConsumer::new(store.clone()),
+        committed: tokio::sync::Notify::new(),
+    });
+    let stop = CancellationToken::new();
+    let source = JetStreamSource::new(
+        client.clone(),
+        streams.opts.clone(),
+        Arc::new(StoreDeadLetters::new(store.clone())),
+    )
+    .unwrap();
+    let tasks = source.spawn(hanging.clone(), stop.clone()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), hanging.committed.notified())
+        .await
+        .expect("the first batch committed");
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        assert!(t.await.unwrap_err().is_cancelled());
+    }
+    let partial: i64 = store
+        .player_stats(p.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.counters.bets)
+        .sum();
+    assert!(partial > 0, "the killed batch had committed");
+
+    // A new worker gets the unacknowledged batch again (after ack_wait) and
+    // the rest: every bet counted exactly once.
+    let tasks = source
+        .spawn(Arc::new(StatsConsumer::new(store.clone())), stop.clone())
+        .await
+        .unwrap();
+    let expected = expected_stats(&placed);
+    let converged = eventually(Duration::from_secs(30), || async {
+        store.player_stats(p.id).await.unwrap() == expected
+    })
+    .await;
+    // And stays there: nothing applies twice later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = store.player_stats(p.id).await.unwrap();
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(converged, "never converged: {stats:?}");
+    assert_eq!(stats, expected);
+    assert_eq!(store.dead_letter_count().await.unwrap(), 0);
 }

@@ -12,6 +12,7 @@
 //! History reads may go to read replicas (`replica`).
 
 mod batch;
+mod dead_letters;
 mod events;
 mod games;
 mod ledger;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_bet_history_by_pair.sql"),
     include_str!("../migrations/0004_events.sql"),
     include_str!("../migrations/0005_missions.sql"),
+    include_str!("../migrations/0006_dead_letters.sql"),
 ];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;

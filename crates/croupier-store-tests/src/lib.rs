@@ -9,8 +9,12 @@ use croupier_core::*;
 use std::future::Future;
 use std::sync::Arc;
 
+mod catalog_checks;
+mod dead_letter_checks;
 mod event_checks;
 mod mission_checks;
+pub use catalog_checks::*;
+pub use dead_letter_checks::*;
 pub use event_checks::*;
 pub use mission_checks::*;
 
@@ -48,6 +52,8 @@ checks!(
     bet_settled_events_carry_what_stats_need,
     missions_reward_once_per_mission_player_and_period,
     mission_rules_are_stored_replaced_and_deleted,
+    dead_letters_are_kept_paged_and_removed,
+    every_emitted_event_matches_its_schema,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -7,8 +7,8 @@ use anyhow::Context;
 use croupier_core::ports::Store;
 use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
 use croupier_events::{
-    Bus, CancellationToken, Consumer, InProcessBus, LogDeadLetters, MissionsConsumer, Relay,
-    StatsConsumer,
+    Bus, CancellationToken, Consumer, InProcessBus, MissionsConsumer, Relay, StatsConsumer,
+    StoreDeadLetters,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,10 @@ impl Events {
         if !(roles.worker || roles.relay) {
             return Ok(Self { stop, tasks });
         }
-        let dead_letters = Arc::new(LogDeadLetters);
+        let dead_letters = Arc::new(StoreDeadLetters::new(store.clone()));
+        if roles.worker {
+            dead_letters.refresh_gauge().await;
+        }
         match &cfg.nats_url {
             Some(url) => {
                 let timeout = Duration::from_secs(cfg.nats.connect_timeout_secs);

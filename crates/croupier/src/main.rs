@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Event tools.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Provably fair tools: verify outcomes offline, compute RTP.
     Fair {
         #[command(subcommand)]
@@ -105,6 +110,29 @@ enum LedgerCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Feed outbox events after a position to one consumer's handler; prints a
+    /// JSON report. Events the consumer already applied are skipped (its
+    /// inbox), so this fills gaps; with --reset (only with --from 0) the
+    /// projection and inbox are emptied first, so it is rebuilt from the
+    /// outbox. Only events still in the outbox are replayed: published events
+    /// are pruned after events.outbox_retention_hours (0 keeps them).
+    Replay {
+        /// The consumer, e.g. stats.
+        #[arg(long)]
+        consumer: String,
+        /// Outbox position: events after it are replayed (0: all).
+        #[arg(long, value_name = "POSITION")]
+        from: i64,
+        /// Empty the consumer's projection and inbox first (needs --from 0).
+        #[arg(long)]
+        reset: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut overrides = Dict::new();
@@ -116,6 +144,9 @@ fn main() -> ExitCode {
         }
         | Command::Ledger {
             command: LedgerCommand::Audit { data },
+        }
+        | Command::Events {
+            command: EventsCommand::Replay { data, .. },
         } => Some(data),
         Command::Config | Command::Fair { .. } => None,
     };
@@ -250,6 +281,54 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                     "player_id": player.id, "username": player.username, "roles": [role.as_str()],
                 })
             );
+        }
+        Command::Events {
+            command:
+                EventsCommand::Replay {
+                    consumer,
+                    from,
+                    reset,
+                    ..
+                },
+        } => {
+            if from < 0 {
+                anyhow::bail!("--from: an outbox position, 0 or more");
+            }
+            if reset && from != 0 {
+                // Statistics are sums: the effect of events after a position
+                // cannot be taken out of them alone, only rebuilt whole.
+                anyhow::bail!("--reset rebuilds the whole projection: use it with --from 0");
+            }
+            let store = croupier::server::open_store(&cfg).await?;
+            let consumers = croupier::events::consumers(&cfg, &store);
+            let Some(c) = consumers.iter().find(|c| c.name() == consumer) else {
+                let names: Vec<_> = consumers.iter().map(|c| c.name().to_owned()).collect();
+                anyhow::bail!("--consumer: no consumer {consumer:?} (this build has {names:?})");
+            };
+            let mut cleared = 0;
+            if reset {
+                if c.name() != croupier_events::StatsConsumer::NAME {
+                    anyhow::bail!("--reset: not supported for consumer {consumer:?}");
+                }
+                cleared = store
+                    .reset_stats(c.name())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            let report =
+                croupier_events::replay(&*store, &*store, c.as_ref(), from, cfg.events.batch)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "consumer": consumer, "from": from, "reset": reset,
+                    "inbox_cleared": cleared, "report": report,
+                })
+            );
+            if report.dead_lettered > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Ledger {
             command: LedgerCommand::Audit { .. },

@@ -100,7 +100,15 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let (limiter, redis) = rate_limiter(cfg).await?;
     let state = AppState::new(store.clone(), cfg.api(), limiter);
     let feed = session_feed(cfg, &state, redis);
-    let state = state.with_session_feed(feed);
+    // Any api instance re-drives dead letters itself: a consumer's handler is
+    // a store method, so it needs no bus and no worker role.
+    let redriver = croupier_events::ConsumerRedriver::new(
+        store.clone(),
+        crate::events::consumers(cfg, &store),
+    );
+    let state = state
+        .with_session_feed(feed)
+        .with_redriver(Arc::new(redriver));
     state
         .reload_catalog()
         .await

@@ -243,3 +243,269 @@ fn serve_refuses_a_relay_or_worker_alone_without_nats() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_redriven_over_http_by_admins_only() {
+    let app = spawn().await;
+    let (token, expected) = play(&app, "redriven", 6).await;
+    assert_eq!(stats_reach(&app, &token, &expected).await, expected);
+    let store = app.running.state.store.clone();
+    let bet = store
+        .outbox_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event_type == croupier_core::event_type::BET_SETTLED)
+        .unwrap();
+    let t = croupier_core::now();
+    // An event stats already applied (a re-drive must not count it twice), one
+    // whose payload stats cannot read, and one for a consumer this build lacks.
+    let applied = store
+        .dead_letter_put("stats", &bet, 3, "was down", t)
+        .await
+        .unwrap();
+    let mut bad = bet.clone();
+    bad.event_id = uuid::Uuid::now_v7();
+    bad.payload = json!({ "oops": true });
+    let broken = store
+        .dead_letter_put("stats", &bad, 1, "bad", t)
+        .await
+        .unwrap();
+    let orphan = store
+        .dead_letter_put("retired", &bet, 1, "gone", t)
+        .await
+        .unwrap();
+
+    let r = app.get("/v1/admin/dead-letters", &token).await;
+    assert_problem(&r, 403, "forbidden");
+    let (_, admin) = app
+        .user_with_role("dlq-admin", croupier_core::Role::Admin)
+        .await;
+    let r = app.get("/v1/admin/dead-letters", &admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let ids: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![applied, broken, orphan]);
+    let first = &r.body["items"][0];
+    assert_eq!(first["consumer"], "stats");
+    assert_eq!(first["event_id"], bet.event_id.to_string());
+    assert_eq!(first["event_type"], "bet.settled");
+    assert_eq!(first["payload"], bet.payload);
+    assert_eq!(
+        (first["attempts"].as_i64(), first["last_error"].as_str()),
+        (Some(3), Some("was down"))
+    );
+    assert!(r.body["next_cursor"].is_null());
+    let r = app
+        .get("/v1/admin/dead-letters?consumer=stats&limit=1", &admin)
+        .await;
+    assert_eq!(r.body["items"][0]["id"], applied);
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+    let r = app
+        .get(
+            &format!("/v1/admin/dead-letters?consumer=stats&limit=1&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(r.body["items"][0]["id"], broken);
+    assert!(r.body["next_cursor"].is_null(), "{:?}", r.body);
+    let r = app
+        .get("/v1/admin/dead-letters?consumer=no%20such", &admin)
+        .await;
+    assert_problem(&r, 422, "invalid_consumer");
+    assert_eq!(r.body["field"], "consumer");
+    let r = app.get("/v1/admin/dead-letters?limit=0", &admin).await;
+    assert_problem(&r, 422, "invalid_limit");
+
+    let redrive = |id: i64, token: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/v1/admin/dead-letters/{id}/redrive"),
+                Some(&token),
+                json!({}),
+            )
+            .await
+        }
+    };
+    assert_problem(&redrive(applied, token.clone()).await, 403, "forbidden");
+    let r = redrive(applied, admin.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["outcome"], "applied");
+    assert!(store.dead_letter(applied).await.unwrap().is_none());
+    // The inbox held it already: still counted once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.get("/v1/me/stats", &token).await.body, expected);
+    let r = redrive(applied, admin.clone()).await;
+    assert_problem(&r, 404, "dead_letter_not_found");
+    assert_eq!(r.body["field"], "id");
+
+    let r = redrive(broken, admin.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["outcome"], "failed");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("bad bet.settled"),
+        "{:?}",
+        r.body
+    );
+    let kept = store.dead_letter(broken).await.unwrap().unwrap();
+    assert_eq!(kept.attempts, 2, "the failed re-drive counts");
+
+    assert_problem(
+        &redrive(orphan, admin.clone()).await,
+        409,
+        "unknown_consumer",
+    );
+    assert_eq!(store.dead_letter_count().await.unwrap(), 2);
+
+    // Each re-drive an admin ran is in the audit log (read from the SQLite file).
+    if app.config.database_url.is_some() {
+        return;
+    }
+    let db = rusqlite::Connection::open(app.config.data_dir.join("croupier.db")).unwrap();
+    let audited: Vec<(String, String)> = db
+        .prepare(
+            "SELECT target, json_extract(details, '$.outcome') FROM admin_audit_log
+             WHERE action = 'dead_letter.redrive' ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        audited,
+        vec![
+            (applied.to_string(), "applied".to_owned()),
+            (broken.to_string(), "failed".to_owned())
+        ]
+    );
+}
+
+/// Every row of the statistics tables, in key order.
+fn stats_rows(db: &std::path::Path) -> Vec<Vec<i64>> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut rows = Vec::new();
+    for q in [
+        "SELECT bets, wins, losses, pushes, wagered, paid_out, length(player_id || currency || game)
+         FROM player_stats ORDER BY player_id, currency, game",
+        "SELECT bets, wins, losses, pushes, wagered, paid_out, hour
+         FROM game_stats_hourly ORDER BY game, hour, currency",
+    ] {
+        let mut s = c.prepare(q).unwrap();
+        let found = s
+            .query_map([], |r| (0..7).map(|i| r.get::<_, i64>(i)).collect())
+            .unwrap()
+            .collect::<Result<Vec<Vec<i64>>, _>>()
+            .unwrap();
+        rows.extend(found);
+    }
+    rows
+}
+
+fn croupier_cli(args: &[&str]) -> (bool, Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args(args)
+        .env_remove("CROUPIER_DATABASE_URL")
+        .env_remove("CROUPIER_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
+    let app = spawn().await;
+    if app.config.database_url.is_some() {
+        return; // The CLI reads the data dir; the PostgreSQL path is the same code.
+    }
+    let (a, expected_a) = play(&app, "replayed-a", 9).await;
+    let (b, expected_b) = play(&app, "replayed-b", 5).await;
+    assert_eq!(stats_reach(&app, &a, &expected_a).await, expected_a);
+    assert_eq!(stats_reach(&app, &b, &expected_b).await, expected_b);
+    let data_dir = app.config.data_dir.clone();
+    app.running.stop().await.unwrap();
+    let db = data_dir.join("croupier.db");
+    let live = stats_rows(&db);
+    assert!(live.len() >= 4, "{live:?}");
+    let dir = data_dir.to_str().unwrap();
+
+    // Without a reset every event is already in the inbox: nothing changes.
+    let (ok, out, err) = croupier_cli(&[
+        "events",
+        "replay",
+        "--consumer",
+        "stats",
+        "--from",
+        "0",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out["report"]["delivered"], 14, "{out}");
+    assert_eq!(stats_rows(&db), live);
+
+    // Lose the projection (as a bad deploy might), then rebuild it.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DELETE FROM player_stats WHERE game = 'plinko'; UPDATE game_stats_hourly SET bets = bets + 7;")
+        .unwrap();
+    drop(c);
+    assert_ne!(stats_rows(&db), live);
+    let (ok, out, err) = croupier_cli(&[
+        "events",
+        "replay",
+        "--consumer",
+        "stats",
+        "--from",
+        "0",
+        "--reset",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out["inbox_cleared"], 14, "{out}");
+    assert_eq!(out["report"]["dead_lettered"], 0, "{out}");
+    assert_eq!(
+        stats_rows(&db),
+        live,
+        "rebuilt equal to the live projection"
+    );
+
+    // A partial reset cannot be exact for sums: refused, naming the flag.
+    let (ok, _, err) = croupier_cli(&[
+        "events",
+        "replay",
+        "--consumer",
+        "stats",
+        "--from",
+        "3",
+        "--reset",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(!ok && err.contains("--reset"), "{err}");
+    let (ok, _, err) = croupier_cli(&[
+        "events",
+        "replay",
+        "--consumer",
+        "nobody",
+        "--from",
+        "0",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(!ok && err.contains("--consumer"), "{err}");
+}
