@@ -85,7 +85,10 @@ impl PgSchema {
             .await
             .expect("create schema");
         let sep = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{sep}options=-c%20search_path%3D{name}");
+        // The application name tags the app's connections, so the drop can
+        // end them (see below).
+        let url =
+            format!("{base_url}{sep}options=-c%20search_path%3D{name}&application_name={name}");
         (Self { base_url, name }, url)
     }
 }
@@ -100,11 +103,32 @@ impl Drop for PgSchema {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await
-                {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await
+                else {
+                    return;
+                };
+                // The app's background loops may still hold a transaction on
+                // this schema, and they run on the test's runtime, which this
+                // join blocks: end their connections first, and never wait on
+                // a lock for long, or the drop and the app wait for each other.
+                let _ = sqlx::query("SET lock_timeout = '5s'")
+                    .execute(&mut conn)
+                    .await;
+                for _ in 0..5 {
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&name)
+                    .execute(&mut conn)
+                    .await;
+                    if sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
                         .execute(&mut conn)
-                        .await;
+                        .await
+                        .is_ok()
+                    {
+                        break;
+                    }
                 }
             });
         })
