@@ -75,7 +75,9 @@ echo "croupier: closed loop, $CONCURRENCY in flight, ${DURATION}s" >&2
 MAX=$(jq '.throughput_per_s' "$OUT/max.json")
 HALF=$(jq '(.throughput_per_s / 2) | floor' "$OUT/max.json")
 
-psql -q -X "$PG/$CR_DB" -c CHECKPOINT
+# What the closed loop wrote is vacuumed and checkpointed first, so that
+# autovacuum and a checkpoint do not land in the measured window.
+psql -q -X "$PG/$CR_DB" -c "VACUUM (ANALYZE)" -c CHECKPOINT
 echo "croupier: open loop at $HALF/s, ${DURATION}s" >&2
 "$BIN/croupier-bench" --url "http://127.0.0.1:$PORT" --mode rate --rate "$HALF" \
     --players "$PLAYERS" --duration "$DURATION" > "$OUT/rate.json"
