@@ -1,11 +1,11 @@
 //! The `missions` consumer: mission progress and rewards from `bet.settled`.
 
 use crate::consumer::{Consumer, ConsumerError};
+use crate::stats::{settled_bets, store_error};
 use async_trait::async_trait;
-use croupier_core::events::{BetSettled, SettledBetEvent};
 use croupier_core::missions::{merge_rules, MissionRule};
 use croupier_core::ports::MissionStore;
-use croupier_core::{event_type, OutboxEvent, StoreError};
+use croupier_core::{event_type, OutboxEvent};
 use std::sync::Arc;
 
 pub struct MissionsConsumer {
@@ -25,13 +25,6 @@ impl MissionsConsumer {
     }
 }
 
-fn transient(e: StoreError) -> ConsumerError {
-    match e {
-        StoreError::Conflict(m) => ConsumerError::Permanent(m),
-        other => ConsumerError::Transient(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl Consumer for MissionsConsumer {
     fn name(&self) -> &str {
@@ -43,28 +36,16 @@ impl Consumer for MissionsConsumer {
     }
 
     async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
-        let bets = events
-            .iter()
-            .map(|e| {
-                let bet: BetSettled = serde_json::from_value(e.payload.clone()).map_err(|err| {
-                    ConsumerError::Permanent(format!("bad bet.settled {}: {err}", e.event_id))
-                })?;
-                Ok(SettledBetEvent {
-                    event_id: e.event_id,
-                    at: e.created_at,
-                    bet,
-                })
-            })
-            .collect::<Result<Vec<_>, ConsumerError>>()?;
+        let bets = settled_bets(events)?;
         // Read per batch, so an admin change applies from the next batch on
         // without a restart (one small read; this is off the bet path).
-        let admin = self.store.mission_rules().await.map_err(transient)?;
+        let admin = self.store.mission_rules().await.map_err(store_error)?;
         let rules = merge_rules(&self.config_rules, &admin);
         let applied = self
             .store
             .apply_mission_bets(Self::NAME, &rules, &bets, croupier_core::now())
             .await
-            .map_err(transient)?;
+            .map_err(store_error)?;
         let repeats = bets.len() as u64 - applied;
         if repeats > 0 {
             metrics::counter!("croupier_consumer_redelivered_total", "consumer" => Self::NAME)

@@ -30,33 +30,43 @@ impl Consumer for StatsConsumer {
     }
 
     async fn handle(&self, events: &[OutboxEvent]) -> Result<(), ConsumerError> {
-        let bets = events
-            .iter()
-            .map(|e| {
-                let bet: BetSettled = serde_json::from_value(e.payload.clone()).map_err(|err| {
-                    ConsumerError::Permanent(format!("bad bet.settled {}: {err}", e.event_id))
-                })?;
-                Ok(SettledBetEvent {
-                    event_id: e.event_id,
-                    at: e.created_at,
-                    bet,
-                })
-            })
-            .collect::<Result<Vec<_>, ConsumerError>>()?;
+        let bets = settled_bets(events)?;
         let applied = self
             .store
             .apply_settled_bets(Self::NAME, &bets, croupier_core::now())
             .await
-            .map_err(|e| match e {
-                // Not worth retrying: the store refused the data itself.
-                StoreError::Conflict(m) => ConsumerError::Permanent(m),
-                other => ConsumerError::Transient(other.to_string()),
-            })?;
+            .map_err(store_error)?;
         let repeats = bets.len() as u64 - applied;
         if repeats > 0 {
             metrics::counter!("croupier_consumer_redelivered_total", "consumer" => Self::NAME)
                 .increment(repeats);
         }
         Ok(())
+    }
+}
+
+/// `bet.settled` events decoded for the store; a payload that does not decode
+/// is a permanent failure (retrying cannot fix it).
+pub(crate) fn settled_bets(events: &[OutboxEvent]) -> Result<Vec<SettledBetEvent>, ConsumerError> {
+    events
+        .iter()
+        .map(|e| {
+            let bet: BetSettled = serde_json::from_value(e.payload.clone()).map_err(|err| {
+                ConsumerError::Permanent(format!("bad bet.settled {}: {err}", e.event_id))
+            })?;
+            Ok(SettledBetEvent {
+                event_id: e.event_id,
+                at: e.created_at,
+                bet,
+            })
+        })
+        .collect()
+}
+
+/// A store refusal of the data itself is not worth retrying; anything else is.
+pub(crate) fn store_error(e: StoreError) -> ConsumerError {
+    match e {
+        StoreError::Conflict(m) => ConsumerError::Permanent(m),
+        other => ConsumerError::Transient(other.to_string()),
     }
 }
