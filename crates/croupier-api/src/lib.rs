@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod trace_context;
 
 pub use config::ApiConfig;
 pub use state::AppState;
@@ -77,6 +78,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/players/{player_id}/adjustments",
             post(routes::admin::adjust),
         )
+        .route(
+            "/v1/admin/players/{player_id}/block",
+            axum::routing::put(routes::admin::block).delete(routes::admin::unblock),
+        )
         .route("/v1/admin/ledger/audit", get(routes::admin::audit))
         .route("/v1/admin/dead-letters", get(routes::dead_letters::list))
         .route(
@@ -120,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(trace_context::propagate))
         .layer(from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {

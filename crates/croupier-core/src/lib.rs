@@ -14,6 +14,7 @@ pub mod money;
 pub mod ports;
 pub mod ratelimit;
 pub mod revocation;
+pub mod trace;
 pub mod types;
 
 pub use error::{StoreError, StoreResult};

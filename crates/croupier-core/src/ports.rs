@@ -23,6 +23,10 @@ pub trait PlayerStore: Send + Sync {
     async fn player_by_username(&self, username: &str) -> StoreResult<Option<PlayerCredentials>>;
     async fn player(&self, id: PlayerId) -> StoreResult<Option<PlayerCredentials>>;
     async fn set_password_hash(&self, id: PlayerId, password_hash: String) -> StoreResult<()>;
+    /// Blocks or unblocks a player in one transaction with its admin audit
+    /// entry and a `player.blocked` / `player.unblocked` event; blocking also
+    /// revokes every session of the player. `Ok(None)`: no such player.
+    async fn set_player_blocked(&self, cmd: BlockCommand) -> StoreResult<Option<BlockChange>>;
 }
 
 #[async_trait]

@@ -91,6 +91,29 @@ impl Player {
 pub struct PlayerCredentials {
     pub player: Player,
     pub password_hash: String,
+    /// When an admin blocked the player (`None`: not blocked). A blocked
+    /// player cannot log in and earns no mission rewards.
+    pub blocked_at: Option<DateTime<Utc>>,
+}
+
+/// An admin blocking (`reason` set) or unblocking a player.
+#[derive(Clone, Debug)]
+pub struct BlockCommand {
+    pub player_id: PlayerId,
+    /// `Some(why)` blocks, `None` unblocks.
+    pub reason: Option<String>,
+    pub actor: PlayerId,
+    pub now: DateTime<Utc>,
+}
+
+/// What a [`BlockCommand`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockChange {
+    /// False when the player already was in the asked state (then nothing
+    /// was written: no audit entry, no event).
+    pub changed: bool,
+    /// Sessions revoked by blocking, for the caches to forget.
+    pub revoked: Vec<TokenHash>,
 }
 
 #[derive(Clone, Debug)]
@@ -238,6 +261,11 @@ pub struct OutboxEvent {
     pub event_type: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// The instance whose transaction wrote it ([`crate::trace::instance`];
+    /// empty for rows written before instances were recorded).
+    pub producer: String,
+    /// W3C trace context of what caused it ([`crate::trace::current`]).
+    pub traceparent: Option<String>,
 }
 
 impl OutboxEvent {
@@ -267,6 +295,8 @@ pub mod txn_kind {
 /// Event types written by the foundation.
 pub mod event_type {
     pub const PLAYER_REGISTERED: &str = "player.registered";
+    pub const PLAYER_BLOCKED: &str = "player.blocked";
+    pub const PLAYER_UNBLOCKED: &str = "player.unblocked";
     pub const WALLET_CLAIMED: &str = "wallet.claimed";
     pub const WALLET_ADJUSTED: &str = "wallet.adjusted";
     pub const BET_SETTLED: &str = "bet.settled";

@@ -181,7 +181,7 @@ pub async fn redrive(
         .iter()
         .find(|c| c.name() == letter.consumer)
         .ok_or_else(|| RedriveError::UnknownConsumer(letter.consumer.clone()))?;
-    let outcome = match consumer.handle(std::slice::from_ref(&letter.event)).await {
+    let outcome = match handle(consumer.as_ref(), std::slice::from_ref(&letter.event)).await {
         Ok(()) => {
             store.dead_letter_delete(id).await?;
             tracing::info!(consumer = %letter.consumer, event_id = %letter.event.event_id, dead_letter = id, "dead letter re-driven");
@@ -204,6 +204,18 @@ pub async fn redrive(
     Ok(outcome)
 }
 
+/// Runs `consumer.handle` in the trace of the events: a child span of the
+/// first one's context, so events the consumer emits (a reward for a bet)
+/// continue the trace that caused them. A batch shares its first event's.
+pub(crate) async fn handle(
+    consumer: &dyn Consumer,
+    events: &[OutboxEvent],
+) -> Result<(), ConsumerError> {
+    let parent = events.first().and_then(|e| e.traceparent.as_deref());
+    let context = parent.map(|p| croupier_core::trace::child_of(Some(p)));
+    croupier_core::trace::scope(context, consumer.handle(events)).await
+}
+
 /// Hands `events` to `consumer`: as one batch first (one transaction), and
 /// if that fails, one at a time, so a bad event holds back no other. Returns
 /// each event's outcome, in order, and counts them.
@@ -214,14 +226,14 @@ pub(crate) async fn deliver(
     if events.is_empty() {
         return vec![];
     }
-    let outcomes = match consumer.handle(events).await {
+    let outcomes = match handle(consumer, events).await {
         Ok(()) => events.iter().map(|_| Ok(())).collect(),
         Err(e) if events.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::debug!(consumer = consumer.name(), error = %e, "batch failed; retrying one by one");
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
-                outcomes.push(consumer.handle(std::slice::from_ref(event)).await);
+                outcomes.push(handle(consumer, std::slice::from_ref(event)).await);
             }
             outcomes
         }

@@ -108,6 +108,13 @@ impl Bus for InProcessBus {
         "in_process"
     }
 
+    fn backlog(&self, unpublished: u64) {
+        for c in &self.consumers {
+            metrics::gauge!("croupier_consumer_lag", "consumer" => c.name().to_owned())
+                .set(unpublished as f64);
+        }
+    }
+
     async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64> {
         // Consumers are independent: run them side by side.
         let unfinished: HashSet<i64> = futures::future::join_all(

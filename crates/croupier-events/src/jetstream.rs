@@ -124,6 +124,12 @@ pub struct Envelope {
     pub position: i64,
     pub created_at: DateTime<Utc>,
     pub payload: serde_json::Value,
+    /// The instance that wrote the event (empty from older producers).
+    #[serde(default)]
+    pub producer: String,
+    /// W3C trace context of what caused the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl From<&OutboxEvent> for Envelope {
@@ -134,6 +140,8 @@ impl From<&OutboxEvent> for Envelope {
             position: e.position,
             created_at: e.created_at,
             payload: e.payload.clone(),
+            producer: e.producer.clone(),
+            traceparent: e.traceparent.clone(),
         }
     }
 }
@@ -146,6 +154,8 @@ impl From<Envelope> for OutboxEvent {
             event_type: e.event_type,
             payload: e.payload,
             created_at: e.created_at,
+            producer: e.producer,
+            traceparent: e.traceparent,
         }
     }
 }
@@ -243,10 +253,14 @@ impl Bus for JetStreamBus {
                     continue;
                 }
             };
-            let message = jetstream::message::PublishMessage::build()
+            let mut message = jetstream::message::PublishMessage::build()
                 .payload(payload.into())
                 .message_id(e.event_id.to_string())
                 .header(EVENT_TYPE_HEADER, e.event_type.as_str());
+            // Also as a header, where NATS tooling and tracers look for it.
+            if let Some(tp) = &e.traceparent {
+                message = message.header("traceparent", tp.as_str());
+            }
             // Sends without waiting: the acknowledgements are awaited together.
             match self
                 .streams

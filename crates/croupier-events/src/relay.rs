@@ -21,6 +21,11 @@ pub trait Bus: Send + Sync + 'static {
     /// every consumer, or dead-lettered). The others stay leased and are
     /// delivered again once their lease ends.
     async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64>;
+    /// Told the outbox backlog (events not yet published) each time the
+    /// relay counts it. The in-process bus reports it as every consumer's
+    /// lag, since an event is published only once all have handled it;
+    /// JetStream consumers report their own lag.
+    fn backlog(&self, _unpublished: u64) {}
 }
 
 #[derive(Clone, Debug)]
@@ -157,7 +162,10 @@ impl Relay {
 
     async fn refresh_backlog(&self) {
         match self.store.outbox_backlog().await {
-            Ok(n) => metrics::gauge!("croupier_outbox_backlog").set(n as f64),
+            Ok(n) => {
+                metrics::gauge!("croupier_outbox_backlog").set(n as f64);
+                self.bus.backlog(n);
+            }
             Err(e) => tracing::warn!(error = %e, "cannot count the outbox backlog"),
         }
     }

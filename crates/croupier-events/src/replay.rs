@@ -50,11 +50,11 @@ pub async fn replay(
             continue;
         }
         report.delivered += wanted.len() as u64;
-        if consumer.handle(&wanted).await.is_ok() {
+        if crate::consumer::handle(consumer, &wanted).await.is_ok() {
             continue;
         }
         for event in &wanted {
-            if let Err(e) = consumer.handle(std::slice::from_ref(event)).await {
+            if let Err(e) = crate::consumer::handle(consumer, std::slice::from_ref(event)).await {
                 let error = match e {
                     ConsumerError::Permanent(m) | ConsumerError::Transient(m) => m,
                 };

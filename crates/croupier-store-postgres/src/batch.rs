@@ -363,7 +363,7 @@ pub(crate) async fn settle_alone(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let run = async {
+        let run = croupier_core::trace::scope(args.traceparent.clone(), async {
             let mut tx = pool.begin().await.map_err(db)?;
             match place_bet_tx(&mut tx, args, once).await {
                 Ok(v) => tx.commit().await.map(|()| v).map_err(db),
@@ -372,7 +372,7 @@ pub(crate) async fn settle_alone(
                     Err(e)
                 }
             }
-        };
+        });
         let result = match tokio::time::timeout(settings.attempt_timeout, run).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Unavailable("bet timed out".into())),
@@ -506,6 +506,7 @@ struct Writes {
     // outbox
     event_ids: Vec<Uuid>,
     payloads: Vec<serde_json::Value>,
+    traceparents: Vec<Option<String>>,
     // idempotency records of settled bets, and claims to give back
     done_scopes: Vec<String>,
     done_keys: Vec<String>,
@@ -516,7 +517,7 @@ struct Writes {
 }
 
 impl Writes {
-    fn push_bet(&mut self, b: &BetRecord, now_ms: i64) {
+    fn push_bet(&mut self, b: &BetRecord, now_ms: i64, traceparent: Option<String>) {
         let (stake, payout, after) = (b.stake, b.payout, b.balance);
         // Stake to the house, payout back: the same postings as the single path.
         let legs: &[(&'static str, bool, i64, Option<i64>)] = if payout > 0 {
@@ -556,6 +557,7 @@ impl Writes {
         self.created.push(now_ms);
         self.event_ids.push(Uuid::now_v7());
         self.payloads.push(bet_payload(b));
+        self.traceparents.push(traceparent);
     }
 }
 
@@ -772,7 +774,7 @@ async fn settle_in(
             after,
             args.now,
         );
-        w.push_bet(&record, crate::millis(args.now));
+        w.push_bet(&record, crate::millis(args.now), args.traceparent.clone());
         if let (Some((scope, key, _)), Some(render)) = (&args.idempotency, &once.render) {
             let resp = render(&record);
             w.done_scopes.push(scope.clone());
@@ -835,9 +837,10 @@ async fn settle_in(
                                      $6::int8[], $7::int8[], $8::bool[], $9::jsonb[], $10::jsonb[],
                                      $11::int8[], $12::int8[], $13::int8[], $14::int8[])
              ), o AS (
-                INSERT INTO outbox (event_id, event_type, payload, created_at)
-                SELECT e.id, $21::text, e.payload, e.at
-                FROM UNNEST($22::uuid[], $23::jsonb[], $14::int8[]) WITH ORDINALITY AS e(id, payload, at, ord)
+                INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+                SELECT e.id, $21::text, e.payload, e.at, $37::text, e.trace
+                FROM UNNEST($22::uuid[], $23::jsonb[], $14::int8[], $38::text[])
+                     WITH ORDINALITY AS e(id, payload, at, trace, ord)
                 ORDER BY e.ord
              ), w AS (
                 UPDATE wallets SET balance = m.after
@@ -897,6 +900,8 @@ async fn settle_in(
         .bind(&w.done_bodies)
         .bind(&w.drop_scopes)
         .bind(&w.drop_keys)
+        .bind(croupier_core::trace::instance())
+        .bind(&w.traceparents)
         .fetch_one(&mut *c)
         .await
         .map_err(db)?;

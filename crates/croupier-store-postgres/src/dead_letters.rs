@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 const COLUMNS: &str = "id, consumer, event_id, event_type, position, payload, created_at,
-    attempts, last_error, first_failed_at, last_failed_at";
+    attempts, last_error, first_failed_at, last_failed_at, producer, traceparent";
 
 fn dead_letter(r: &PgRow) -> StoreResult<DeadLetter> {
     Ok(DeadLetter {
@@ -21,6 +21,8 @@ fn dead_letter(r: &PgRow) -> StoreResult<DeadLetter> {
             position: r.try_get(4).map_err(db)?,
             payload: r.try_get(5).map_err(db)?,
             created_at: from_millis(r.try_get(6).map_err(db)?),
+            producer: r.try_get(11).map_err(db)?,
+            traceparent: r.try_get(12).map_err(db)?,
         },
         attempts: u32::try_from(r.try_get::<i32, _>(7).map_err(db)?).unwrap_or(0),
         last_error: r.try_get(8).map_err(db)?,
@@ -42,8 +44,9 @@ impl DeadLetterStore for PostgresStore {
         // One statement: atomic on its own, no retry loop needed.
         sqlx::query_scalar(
             "INSERT INTO dead_letters (consumer, event_id, event_type, position, payload,
-                 created_at, attempts, last_error, first_failed_at, last_failed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                 created_at, attempts, last_error, first_failed_at, last_failed_at,
+                 producer, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
              ON CONFLICT (consumer, event_id) DO UPDATE SET
                  attempts = LEAST(dead_letters.attempts::bigint + EXCLUDED.attempts, 2147483647)::int,
                  last_error = EXCLUDED.last_error,
@@ -59,6 +62,8 @@ impl DeadLetterStore for PostgresStore {
         .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
         .bind(error)
         .bind(millis(now))
+        .bind(&event.producer)
+        .bind(&event.traceparent)
         .fetch_one(&self.pool)
         .await
         .map_err(db)

@@ -12,7 +12,8 @@ use sqlx::{PgConnection, Row};
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
-const EVENT_COLUMNS: &str = "position, event_id, event_type, payload, created_at";
+const EVENT_COLUMNS: &str =
+    "position, event_id, event_type, payload, created_at, producer, traceparent";
 
 fn event(r: &PgRow) -> StoreResult<OutboxEvent> {
     Ok(OutboxEvent {
@@ -21,6 +22,8 @@ fn event(r: &PgRow) -> StoreResult<OutboxEvent> {
         event_type: r.try_get(2).map_err(db)?,
         payload: r.try_get(3).map_err(db)?,
         created_at: from_millis(r.try_get(4).map_err(db)?),
+        producer: r.try_get(5).map_err(db)?,
+        traceparent: r.try_get(6).map_err(db)?,
     })
 }
 

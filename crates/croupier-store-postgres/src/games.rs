@@ -287,7 +287,8 @@ async fn insert_bet(
                               outcome, seed_pair_id, nonce, balance_after, created_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          )
-         INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($15, $16, $17, $14)",
+         INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+         VALUES ($15, $16, $17, $14, $18, $19)",
     )
     .bind(id)
     .bind(player_id.0)
@@ -306,6 +307,8 @@ async fn insert_bet(
     .bind(Uuid::now_v7())
     .bind(event_type::BET_SETTLED)
     .bind(bet_payload(&record))
+    .bind(croupier_core::trace::instance())
+    .bind(croupier_core::trace::current())
     .execute(c)
     .await
     .map_err(db)?;
@@ -326,6 +329,8 @@ pub(crate) struct BetArgs {
     pub(crate) first_seed: NewSeedPair,
     /// scope, key, fingerprint
     pub(crate) idempotency: Option<(String, String, [u8; 32])>,
+    /// The caller's trace context: lanes settle bets outside its task.
+    pub(crate) traceparent: Option<String>,
 }
 
 /// A bet command's closures, passed by `&mut` (they are `Send`, not `Sync`).
@@ -351,6 +356,7 @@ pub(crate) fn split_bet(cmd: BetCommand) -> (BetArgs, BetOnce) {
             now: cmd.now,
             first_seed: cmd.first_seed,
             idempotency,
+            traceparent: croupier_core::trace::current(),
         },
         BetOnce {
             settle: cmd.settle,
@@ -446,8 +452,8 @@ pub(crate) async fn place_bet_tx(
                               outcome, seed_pair_id, nonce, balance_after, created_at)
             VALUES ($3, $1, $10, $2, $5, $6, $11, $12, $13, $14, $15, $16, $17, $4)
          ), o AS (
-            INSERT INTO outbox (event_id, event_type, payload, created_at)
-            VALUES ($18, $19, $20, $4)
+            INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+            VALUES ($18, $19, $20, $4, $21, $22)
          )
          SELECT balance FROM w",
     )
@@ -471,6 +477,8 @@ pub(crate) async fn place_bet_tx(
     .bind(Uuid::now_v7())
     .bind(event_type::BET_SETTLED)
     .bind(bet_payload(&record))
+    .bind(croupier_core::trace::instance())
+    .bind(croupier_core::trace::current())
     .fetch_optional(&mut *c)
     .await
     .map_err(db)?;
@@ -944,7 +952,8 @@ impl GameStore for PostgresStore {
                 INSERT INTO admin_audit_log (actor, action, target, details, created_at)
                 VALUES ($4, 'game.update', $1, $5, $3)
              )
-             INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($6, $7, $8, $3)",
+             INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+             VALUES ($6, $7, $8, $3, $9, $10)",
         )
         .bind(&o.game)
         .bind(&o.settings)
@@ -954,6 +963,8 @@ impl GameStore for PostgresStore {
         .bind(Uuid::now_v7())
         .bind(event_type::GAME_UPDATED)
         .bind(&payload)
+        .bind(croupier_core::trace::instance())
+        .bind(croupier_core::trace::current())
         .execute(&self.pool)
         .await
         .map_err(db)?;

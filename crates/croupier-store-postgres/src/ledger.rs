@@ -222,7 +222,8 @@ async fn adjust_tx(c: &mut PgConnection, cmd: &AdjustCommand) -> StoreResult<Adj
             INSERT INTO admin_audit_log (actor, action, target, details, created_at)
             VALUES ($1, 'wallet.adjust', $2, $3, $4)
          )
-         INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($5, $6, $7, $4)",
+         INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+         VALUES ($5, $6, $7, $4, $8, $9)",
     )
     .bind(cmd.actor.0)
     .bind(cmd.player_id.to_string())
@@ -231,6 +232,8 @@ async fn adjust_tx(c: &mut PgConnection, cmd: &AdjustCommand) -> StoreResult<Adj
     .bind(Uuid::now_v7())
     .bind(event_type::WALLET_ADJUSTED)
     .bind(&payload)
+    .bind(croupier_core::trace::instance())
+    .bind(croupier_core::trace::current())
     .execute(c)
     .await
     .map_err(db)?;

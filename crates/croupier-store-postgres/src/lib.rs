@@ -265,12 +265,15 @@ pub(crate) async fn emit(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(event_type)
     .bind(payload)
     .bind(millis(now))
+    .bind(croupier_core::trace::instance())
+    .bind(croupier_core::trace::current())
     .execute(c)
     .await
     .map_err(db)?;

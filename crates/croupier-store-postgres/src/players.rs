@@ -8,12 +8,12 @@ use croupier_core::ports::{PlayerStore, SessionStore};
 use croupier_core::*;
 use uuid::Uuid;
 
-type PlayerRow = (Uuid, String, String, i64, String);
+type PlayerRow = (Uuid, String, String, i64, String, Option<i64>);
 
-const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash";
+const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash, blocked_at";
 
 fn credentials(row: PlayerRow) -> PlayerCredentials {
-    let (id, username, roles, created_at, password_hash) = row;
+    let (id, username, roles, created_at, password_hash, blocked_at) = row;
     PlayerCredentials {
         player: Player {
             id: PlayerId(id),
@@ -22,6 +22,7 @@ fn credentials(row: PlayerRow) -> PlayerCredentials {
             created_at: from_millis(created_at),
         },
         password_hash,
+        blocked_at: blocked_at.map(from_millis),
     }
 }
 
@@ -42,8 +43,8 @@ impl PlayerStore for PostgresStore {
                 INSERT INTO players (id, username, username_lower, password_hash, roles, created_at)
                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
              )
-             INSERT INTO outbox (event_id, event_type, payload, created_at)
-             SELECT $7, $8, $9, $6 FROM p",
+             INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+             SELECT $7, $8, $9, $6, $10, $11 FROM p",
         )
         .bind(new.id.0)
         .bind(&new.username)
@@ -54,6 +55,8 @@ impl PlayerStore for PostgresStore {
         .bind(Uuid::now_v7())
         .bind(event_type::PLAYER_REGISTERED)
         .bind(&payload)
+        .bind(croupier_core::trace::instance())
+        .bind(croupier_core::trace::current())
         .execute(&self.pool)
         .await
         .map_err(|e| {
@@ -105,6 +108,81 @@ impl PlayerStore for PostgresStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn set_player_blocked(&self, cmd: BlockCommand) -> StoreResult<Option<BlockChange>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // The row lock orders concurrent blocks and unblocks of one player.
+        let blocked: Option<bool> =
+            sqlx::query_scalar("SELECT blocked_at IS NOT NULL FROM players WHERE id = $1 FOR UPDATE")
+                .bind(cmd.player_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let Some(blocked) = blocked else {
+            return Ok(None);
+        };
+        if blocked == cmd.reason.is_some() {
+            return Ok(Some(BlockChange {
+                changed: false,
+                revoked: vec![],
+            }));
+        }
+        let now = millis(cmd.now);
+        sqlx::query("UPDATE players SET blocked_at = $2, blocked_reason = $3 WHERE id = $1")
+            .bind(cmd.player_id.0)
+            .bind(cmd.reason.as_ref().map(|_| now))
+            .bind(&cmd.reason)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let revoked = match &cmd.reason {
+            None => vec![],
+            Some(_) => sqlx::query_scalar::<_, Vec<u8>>(
+                "UPDATE sessions SET revoked_at = $2
+                 WHERE player_id = $1 AND revoked_at IS NULL RETURNING token_hash",
+            )
+            .bind(cmd.player_id.0)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(token_hash)
+            .collect::<StoreResult<Vec<_>>>()?,
+        };
+        let (action, event, payload) = match &cmd.reason {
+            Some(reason) => (
+                "player.block",
+                event_type::PLAYER_BLOCKED,
+                serde_json::json!({
+                    "player_id": cmd.player_id, "actor": cmd.actor, "reason": reason,
+                }),
+            ),
+            None => (
+                "player.unblock",
+                event_type::PLAYER_UNBLOCKED,
+                serde_json::json!({ "player_id": cmd.player_id, "actor": cmd.actor }),
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(cmd.actor.0)
+        .bind(action)
+        .bind(cmd.player_id.to_string())
+        .bind(&payload)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        crate::emit(&mut *tx, event, &payload, cmd.now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(BlockChange {
+            changed: true,
+            revoked,
+        }))
     }
 }
 

@@ -7,7 +7,7 @@ use croupier_core::dead_letters::*;
 use croupier_core::*;
 
 const COLUMNS: &str = "id, consumer, event_id, event_type, position, payload, created_at,
-    attempts, last_error, first_failed_at, last_failed_at";
+    attempts, last_error, first_failed_at, last_failed_at, producer, traceparent";
 
 type Row = (
     i64,
@@ -21,6 +21,8 @@ type Row = (
     String,
     i64,
     i64,
+    String,
+    Option<String>,
 );
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -36,6 +38,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
     ))
 }
 
@@ -52,6 +56,8 @@ fn dead_letter(row: Row) -> StoreResult<DeadLetter> {
         error,
         first,
         last,
+        producer,
+        traceparent,
     ) = row;
     Ok(DeadLetter {
         id,
@@ -62,6 +68,8 @@ fn dead_letter(row: Row) -> StoreResult<DeadLetter> {
             event_type,
             payload: serde_json::from_str(&payload).map_err(internal)?,
             created_at: from_millis(created),
+            producer,
+            traceparent,
         },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         last_error: error,
@@ -86,8 +94,9 @@ impl DeadLetterStore for SqliteStore {
             .write(move |c| {
                 c.prepare_cached(
                     "INSERT INTO dead_letters (consumer, event_id, event_type, position, payload,
-                         created_at, attempts, last_error, first_failed_at, last_failed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                         created_at, attempts, last_error, first_failed_at, last_failed_at,
+                         producer, traceparent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)
                      ON CONFLICT (consumer, event_id) DO UPDATE SET
                          attempts = attempts + excluded.attempts,
                          last_error = excluded.last_error,
@@ -106,6 +115,8 @@ impl DeadLetterStore for SqliteStore {
                             i64::from(attempts),
                             error,
                             millis(now),
+                            event.producer,
+                            event.traceparent,
                         ],
                         |r| r.get(0),
                     )

@@ -10,20 +10,33 @@ use croupier_core::*;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 
-const EVENT_COLUMNS: &str = "position, event_id, event_type, payload, created_at";
+const EVENT_COLUMNS: &str =
+    "position, event_id, event_type, payload, created_at, producer, traceparent";
 
-fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+type EventRow = (i64, String, String, String, i64, String, Option<String>);
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
-fn event(row: (i64, String, String, String, i64)) -> StoreResult<OutboxEvent> {
-    let (position, id, event_type, payload, at) = row;
+fn event(row: EventRow) -> StoreResult<OutboxEvent> {
+    let (position, id, event_type, payload, at, producer, traceparent) = row;
     Ok(OutboxEvent {
         position,
         event_id: id.parse().map_err(internal)?,
         event_type,
         payload: serde_json::from_str(&payload).map_err(internal)?,
         created_at: from_millis(at),
+        producer,
+        traceparent,
     })
 }
 

@@ -198,7 +198,8 @@ pub(crate) fn emit(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .and_then(|mut s| {
         s.execute((
@@ -206,6 +207,8 @@ pub(crate) fn emit(
             event_type,
             payload.to_string(),
             millis(now),
+            croupier_core::trace::instance(),
+            croupier_core::trace::current(),
         ))
     })
     .map_err(internal)?;

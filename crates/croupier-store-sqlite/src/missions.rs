@@ -164,6 +164,14 @@ impl MissionStore for SqliteStore {
                     }
                     applied += 1;
                     let pid = e.bet.player_id.to_string();
+                    // Blocked players earn nothing: their bets count for no mission.
+                    let blocked: Option<bool> = c
+                        .prepare_cached("SELECT blocked_at IS NOT NULL FROM players WHERE id = ?1")
+                        .and_then(|mut s| s.query_row([&pid], |r| r.get(0)).optional())
+                        .map_err(internal)?;
+                    if blocked == Some(true) {
+                        continue;
+                    }
                     for rule in &rules {
                         // The bet's own period, not the processing time's.
                         let period = rule.period.key(e.at);

@@ -7,14 +7,23 @@ use croupier_core::ports::{PlayerStore, SessionStore};
 use croupier_core::*;
 use rusqlite::{Connection, OptionalExtension, Row};
 
-const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash";
+const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash, blocked_at";
 
-fn player_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+type PlayerRow = (String, String, String, i64, String, Option<i64>);
+
+fn player_from_row(r: &Row<'_>) -> rusqlite::Result<PlayerRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
-fn credentials(row: (String, String, String, i64, String)) -> StoreResult<PlayerCredentials> {
-    let (id, username, roles, created_at, password_hash) = row;
+fn credentials(row: PlayerRow) -> StoreResult<PlayerCredentials> {
+    let (id, username, roles, created_at, password_hash, blocked_at) = row;
     Ok(PlayerCredentials {
         player: Player {
             id: id.parse().map_err(internal)?,
@@ -23,6 +32,7 @@ fn credentials(row: (String, String, String, i64, String)) -> StoreResult<Player
             created_at: from_millis(created_at),
         },
         password_hash,
+        blocked_at: blocked_at.map(from_millis),
     })
 }
 
@@ -114,6 +124,78 @@ impl PlayerStore for SqliteStore {
                     return Err(StoreError::NotFound);
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    async fn set_player_blocked(&self, cmd: BlockCommand) -> StoreResult<Option<BlockChange>> {
+        self.writer
+            .write(move |c| {
+                let pid = cmd.player_id.to_string();
+                let blocked: Option<bool> = c
+                    .prepare_cached("SELECT blocked_at IS NOT NULL FROM players WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([&pid], |r| r.get(0)).optional())
+                    .map_err(internal)?;
+                let Some(blocked) = blocked else {
+                    return Ok(None);
+                };
+                if blocked == cmd.reason.is_some() {
+                    return Ok(Some(BlockChange {
+                        changed: false,
+                        revoked: vec![],
+                    }));
+                }
+                let now = millis(cmd.now);
+                c.prepare_cached(
+                    "UPDATE players SET blocked_at = ?2, blocked_reason = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.execute((&pid, cmd.reason.as_ref().map(|_| now), &cmd.reason))
+                })
+                .map_err(internal)?;
+                let revoked = match &cmd.reason {
+                    None => vec![],
+                    Some(_) => c
+                        .prepare_cached(
+                            "UPDATE sessions SET revoked_at = ?2
+                             WHERE player_id = ?1 AND revoked_at IS NULL RETURNING token_hash",
+                        )
+                        .and_then(|mut s| {
+                            s.query_map((&pid, now), |r| r.get::<_, Vec<u8>>(0))?
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        })
+                        .map_err(internal)?
+                        .into_iter()
+                        .map(token_hash)
+                        .collect::<StoreResult<Vec<_>>>()?,
+                };
+                let (action, event, payload) = match &cmd.reason {
+                    Some(reason) => (
+                        "player.block",
+                        event_type::PLAYER_BLOCKED,
+                        serde_json::json!({
+                            "player_id": cmd.player_id, "actor": cmd.actor, "reason": reason,
+                        }),
+                    ),
+                    None => (
+                        "player.unblock",
+                        event_type::PLAYER_UNBLOCKED,
+                        serde_json::json!({ "player_id": cmd.player_id, "actor": cmd.actor }),
+                    ),
+                };
+                c.prepare_cached(
+                    "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute((cmd.actor.to_string(), action, &pid, payload.to_string(), now))
+                })
+                .map_err(internal)?;
+                emit(c, event, &payload, cmd.now)?;
+                Ok(Some(BlockChange {
+                    changed: true,
+                    revoked,
+                }))
             })
             .await
     }

@@ -50,9 +50,11 @@ impl Writer {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        // The caller's trace context, for the events the job writes.
+        let trace = croupier_core::trace::current();
         let job: Job = Box::new(move |conn| {
             let result = match conn {
-                Some(conn) => f(conn),
+                Some(conn) => croupier_core::trace::scope_sync(trace, || f(conn)),
                 None => Err(StoreError::Unavailable(
                     "write batch could not start".into(),
                 )),

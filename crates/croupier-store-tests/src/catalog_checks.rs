@@ -34,6 +34,22 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         event_type::GAME_UPDATED,
         include_str!("../../../docs/events/game.updated.v1.json"),
     ),
+    (
+        event_type::PLAYER_BLOCKED,
+        include_str!("../../../docs/events/player.blocked.v1.json"),
+    ),
+    (
+        event_type::PLAYER_UNBLOCKED,
+        include_str!("../../../docs/events/player.unblocked.v1.json"),
+    ),
+    (
+        event_type::MISSION_COMPLETED,
+        include_str!("../../../docs/events/mission.completed.v1.json"),
+    ),
+    (
+        event_type::REWARD_GRANTED,
+        include_str!("../../../docs/events/reward.granted.v1.json"),
+    ),
 ];
 
 pub async fn every_emitted_event_matches_its_schema(store: Arc<dyn Store>) {
@@ -88,6 +104,40 @@ pub async fn every_emitted_event_matches_its_schema(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    // A mission completed by one win: mission.completed and reward.granted.
+    let win = croupier_core::events::SettledBetEvent {
+        event_id: uuid::Uuid::now_v7(),
+        at: now(),
+        bet: croupier_core::events::BetSettled {
+            bet_id: "catalog-win".into(),
+            player_id: p.id,
+            game: "dice".into(),
+            currency: chip(),
+            stake: 10,
+            payout: 20,
+            win: true,
+        },
+    };
+    let mut rule = croupier_core::missions::MissionRule::default_win_5();
+    rule.target = 1;
+    let applied = store
+        .apply_mission_bets("missions", &[rule], &[win], now())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    let blocked = super::new_player(&*store, "catalog-blocked").await;
+    for reason in [Some("catalog".to_owned()), None] {
+        let change = store
+            .set_player_blocked(BlockCommand {
+                player_id: blocked.id,
+                reason,
+                actor: p.id,
+                now: now(),
+            })
+            .await
+            .unwrap();
+        assert!(change.is_some_and(|c| c.changed));
+    }
 
     let validators: Vec<(&str, jsonschema::Validator)> = SCHEMAS
         .iter()

@@ -14,6 +14,9 @@ fn event(position: i64, event_type: &str) -> OutboxEvent {
         event_type: event_type.into(),
         payload: serde_json::json!({"n": position, "nested": {"ok": true}}),
         created_at: now() - Duration::seconds(5),
+        producer: "api-7".into(),
+        traceparent: (position % 2 == 1)
+            .then(|| "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
     }
 }
 

@@ -52,6 +52,7 @@ checks!(
     bet_settled_events_carry_what_stats_need,
     missions_reward_once_per_mission_player_and_period,
     mission_rules_are_stored_replaced_and_deleted,
+    blocked_players_lose_sessions_and_earn_nothing,
     dead_letters_are_kept_paged_and_removed,
     every_emitted_event_matches_its_schema,
 );

@@ -306,3 +306,104 @@ pub async fn mission_rules_are_stored_replaced_and_deleted(store: Arc<dyn Store>
         .unwrap());
     assert_eq!(store.mission_rules().await.unwrap(), vec![b]);
 }
+
+pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store>) {
+    let admin = new_player(&*store, "blocker").await;
+    let p = new_player(&*store, "blockee").await;
+    let t = now();
+    let tokens = [TokenHash([7; 32]), TokenHash([8; 32])];
+    for h in &tokens {
+        store
+            .create_session(NewSession {
+                token_hash: *h,
+                player_id: p.id,
+                created_at: t,
+                expires_at: t + Duration::days(1),
+            })
+            .await
+            .unwrap();
+    }
+    let block = |reason: Option<&str>, who: PlayerId| BlockCommand {
+        player_id: who,
+        reason: reason.map(str::to_owned),
+        actor: admin.id,
+        now: t,
+    };
+    let events_before = store.outbox_after(0, 1000).await.unwrap().len();
+    let mut change = store
+        .set_player_blocked(block(Some("fraud"), p.id))
+        .await
+        .unwrap()
+        .expect("player exists");
+    assert!(change.changed);
+    change.revoked.sort_by_key(|h| h.0);
+    assert_eq!(change.revoked, tokens.to_vec(), "every session revoked");
+    for h in &tokens {
+        assert!(store.session(*h).await.unwrap().unwrap().revoked);
+    }
+    let creds = store.player_by_username("BLOCKEE").await.unwrap().unwrap();
+    assert_eq!(creds.blocked_at.map(|b| b.timestamp_millis()), Some(t.timestamp_millis()));
+    // Blocking again changes and logs nothing.
+    let again = store
+        .set_player_blocked(block(Some("twice"), p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again,
+        BlockChange {
+            changed: false,
+            revoked: vec![]
+        }
+    );
+    assert_eq!(
+        store.set_player_blocked(block(Some("x"), PlayerId::new())).await.unwrap(),
+        None,
+        "no such player"
+    );
+
+    // A blocked player's wins count for nothing (the events are consumed).
+    let rules = vec![rule("win-1", MissionKind::Wins, 1, MissionPeriod::Day, 500)];
+    let win = bet_at(p.id, "dice", 10, true, t);
+    assert_eq!(
+        store
+            .apply_mission_bets("missions", &rules, &[win], t)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await, (0, false));
+    assert_eq!(chip_balance(&*store, p.id).await, 0);
+
+    // Unblocked: logs in again (no session comes back), and earns again.
+    let lifted = store
+        .set_player_blocked(block(None, p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lifted.changed && lifted.revoked.is_empty());
+    assert_eq!(store.player(p.id).await.unwrap().unwrap().blocked_at, None);
+    assert!(store.session(tokens[0]).await.unwrap().unwrap().revoked);
+    let win = bet_at(p.id, "dice", 10, true, t);
+    store
+        .apply_mission_bets("missions", &rules, &[win], t)
+        .await
+        .unwrap();
+    assert_eq!(progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await, (1, true));
+    assert_eq!(chip_balance(&*store, p.id).await, 500);
+
+    // One event per change: blocked, unblocked (then the reward's two).
+    let events: Vec<_> = store.outbox_after(0, 1000).await.unwrap()[events_before..]
+        .iter()
+        .map(|e| (e.event_type.clone(), e.payload.clone()))
+        .collect();
+    assert_eq!(events[0].0, event_type::PLAYER_BLOCKED);
+    assert_eq!(events[0].1["reason"], "fraud");
+    assert_eq!(events[0].1["actor"], admin.id.to_string());
+    assert_eq!(events[1].0, event_type::PLAYER_UNBLOCKED);
+    assert_eq!(
+        events.iter().filter(|e| e.0.starts_with("player.")).count(),
+        2
+    );
+    assert_audit_clean(&*store).await;
+}

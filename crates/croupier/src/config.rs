@@ -38,6 +38,10 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// What this instance runs: `api`, `worker`, `relay`, comma-separated.
     pub roles: Roles,
+    /// This instance's name in the events it produces (`producer`): 1-64
+    /// characters of `A-Za-z0-9._-`. Default `<hostname>-<pid>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
     pub log: LogConfig,
@@ -290,6 +294,7 @@ impl Default for Config {
             redis_url: None,
             nats_url: None,
             roles: Roles::default(),
+            instance_id: None,
             shutdown_grace_secs: 30,
             log: LogConfig::default(),
             storage: StorageConfig::default(),
@@ -383,6 +388,11 @@ impl Config {
                 .any(|s| url.starts_with(s))
             {
                 return Err("redis_url: must be a redis:// URL".into());
+            }
+        }
+        if let Some(id) = &self.instance_id {
+            if !croupier_core::trace::valid_instance(id) {
+                return Err("instance_id: must be 1-64 characters of A-Za-z0-9._-".into());
             }
         }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {

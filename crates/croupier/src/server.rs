@@ -158,8 +158,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Handlers go in before anything can announce readiness: a signal that
     // arrives once the URL is logged must drain, not kill the process.
     let stop = shutdown_signal()?;
+    // Process-wide: `start` alone (tests run several instances in one
+    // process) keeps the default name.
+    if let Some(id) = &cfg.instance_id {
+        croupier_core::trace::set_instance(id.clone());
+    }
     let running = start(&cfg).await?;
     tracing::info!(
+        instance = croupier_core::trace::instance(),
         url = %format!("http://{}", running.addr),
         data_dir = %cfg.data_dir.display(),
         store = running.state.store.backend(),

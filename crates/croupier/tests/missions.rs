@@ -309,3 +309,151 @@ async fn bet_events_delivered_again_change_nothing() {
     );
     assert_eq!(app.audit(&admin).await["ok"], true);
 }
+
+/// Every event names the instance that wrote it and the trace that caused
+/// it: a request's `traceparent` reaches its `bet.settled`, and the reward a
+/// consumer pays for those bets continues the same trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_their_producer_and_the_trace_that_caused_them() {
+    let app = spawn().await;
+    let (_, token) = app.player("traced").await;
+    fund(&app, &token).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let mut won = 0;
+    for _ in 0..60 {
+        if won == 5 {
+            break;
+        }
+        let r = app
+            .send(
+                app.request(Method::POST, "/v1/games/dice/bets")
+                    .bearer_auth(&token)
+                    .header("traceparent", &parent)
+                    .json(&json!({ "currency": "CHIP", "stake": 100,
+                                   "params": { "target": 98, "direction": "under" } })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        // The response continues the caller's trace with a span of its own.
+        let echoed = r.headers["traceparent"].to_str().unwrap();
+        assert!(echoed.starts_with(&format!("00-{trace}-")), "{echoed}");
+        assert_ne!(echoed, parent);
+        if r.body["win"].as_bool().unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 5, "too few wins at 98 %");
+    mission_reaches(&app, &token, "win-5", 5).await;
+    // A request without a traceparent starts a trace of its own.
+    let r = app.get("/v1/me", &token).await;
+    let own = r.headers["traceparent"].to_str().unwrap();
+    assert!(!own.contains(trace), "{own}");
+
+    let store = app.running.state.store.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let events = store.outbox_after(0, 10_000).await.unwrap();
+        let granted = events.iter().any(|e| e.event_type == "reward.granted");
+        if granted || tokio::time::Instant::now() >= deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let of = |t: &'static str| events.iter().filter(move |e| e.event_type == t);
+    assert!(of("bet.settled").count() >= 5);
+    for e in of("bet.settled")
+        .chain(of("mission.completed"))
+        .chain(of("reward.granted"))
+    {
+        assert_eq!(e.producer, croupier_core::trace::instance(), "{e:?}");
+        let tp = e.traceparent.as_deref().expect("traced");
+        assert_eq!(croupier_core::trace::trace_id(tp), Some(trace), "{e:?}");
+    }
+    assert_eq!(of("reward.granted").count(), 1);
+    // The faucet claim was its own request: its own trace.
+    let claim = of("wallet.claimed").next().expect("claimed");
+    let tp = claim.traceparent.as_deref().expect("traced");
+    assert_ne!(croupier_core::trace::trace_id(tp), Some(trace));
+}
+
+/// Admins block a player: the player's sessions end at once, logging in
+/// answers 403 (only with the right password), wins earn no mission; and
+/// unblock them again. Validation and authorization name their problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_block_and_unblock_players_over_http() {
+    let app = spawn().await;
+    let (admin_id, admin) = app.user_with_role("warden", Role::Admin).await;
+    let (id, token) = app.player("rascal").await;
+    let (_, other) = app.player("bystander").await;
+    fund(&app, &token).await;
+    let path = format!("/v1/admin/players/{id}/block");
+    let put = |path: String, token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send(
+                app.request(Method::PUT, &path)
+                    .bearer_auth(token)
+                    .json(&body),
+            )
+            .await
+        }
+    };
+    let delete = |path: String, token: String| {
+        let app = &app;
+        async move {
+            app.send(app.request(Method::DELETE, &path).bearer_auth(token))
+                .await
+        }
+    };
+
+    let r = put(path.clone(), other.clone(), json!({ "reason": "spite" })).await;
+    assert_problem(&r, 403, "forbidden");
+    let r = put(path.clone(), admin.clone(), json!({ "reason": "  " })).await;
+    assert_problem(&r, 422, "invalid_reason");
+    let r = put(
+        format!("/v1/admin/players/{admin_id}/block"),
+        admin.clone(),
+        json!({ "reason": "oops" }),
+    )
+    .await;
+    assert_problem(&r, 422, "cannot_block_self");
+    let r = put(
+        format!("/v1/admin/players/{}/block", uuid::Uuid::new_v4()),
+        admin.clone(),
+        json!({ "reason": "ghost" }),
+    )
+    .await;
+    assert_problem(&r, 404, "player_not_found");
+
+    let r = put(path.clone(), admin.clone(), json!({ "reason": "bonus abuse" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({ "player_id": id, "blocked": true, "changed": true }));
+    let r = put(path.clone(), admin.clone(), json!({ "reason": "again" })).await;
+    assert_eq!(r.body["changed"], false, "{:?}", r.body);
+    // The open session is gone; logging in is refused, but only to the
+    // right password (a wrong one learns nothing).
+    assert_eq!(app.get("/v1/me", &token).await.status, StatusCode::UNAUTHORIZED);
+    assert_problem(&app.login("rascal", PASSWORD).await, 403, "player_blocked");
+    assert_problem(
+        &app.login("rascal", "not the password").await,
+        401,
+        "invalid_credentials",
+    );
+    // Other players are untouched.
+    assert_eq!(app.get("/v1/me", &other).await.status, StatusCode::OK);
+
+    let r = delete(path.clone(), admin.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({ "player_id": id, "blocked": false, "changed": true }));
+    let l = app.login("rascal", PASSWORD).await;
+    assert_eq!(l.status, StatusCode::OK, "{:?}", l.body);
+    // Both changes are in the audit trail's events.
+    let events = app.running.state.store.outbox_after(0, 10_000).await.unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type.starts_with("player.") && e.payload["player_id"] == id)
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(kinds, ["player.registered", "player.blocked", "player.unblocked"]);
+}

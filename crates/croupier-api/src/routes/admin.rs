@@ -119,3 +119,100 @@ pub async fn audit(
     me.require(Role::Admin)?;
     Ok(Json(state.store.audit().await?))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// Why: kept in the audit log and the `player.blocked` event (1–500 characters).
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlockResponse {
+    pub player_id: String,
+    pub blocked: bool,
+    /// False when the player already was in that state (nothing was logged).
+    pub changed: bool,
+}
+
+/// Block a player: every session is revoked at once (on every instance
+/// within a second), logging in answers 403 `player_blocked`, and the
+/// player's bets count for no mission. Audited; emits `player.blocked`.
+#[utoipa::path(put, path = "/v1/admin/players/{player_id}/block", tag = "admin", security(("bearer" = [])),
+    params(("player_id" = String, Path)),
+    request_body = BlockRequest,
+    responses(
+        (status = 200, body = BlockResponse),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "player_not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_reason, cannot_block_self", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn block(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    ApiPath(player_id): ApiPath<String>,
+    ApiJson(body): ApiJson<BlockRequest>,
+) -> ApiResult<Json<BlockResponse>> {
+    me.require(Role::Admin)?;
+    let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid(
+            "reason",
+            "invalid_reason",
+            "reason must be 1-500 characters",
+        ));
+    }
+    if player_id == me.player.id {
+        // Locking out the last admin is not undoable through the API.
+        return Err(ApiError::invalid(
+            "player_id",
+            "cannot_block_self",
+            "an admin cannot block their own account",
+        ));
+    }
+    set_blocked(&state, me.player.id, player_id, Some(reason.to_owned())).await
+}
+
+/// Unblock a player: they can log in again. Audited; emits `player.unblocked`.
+#[utoipa::path(delete, path = "/v1/admin/players/{player_id}/block", tag = "admin", security(("bearer" = [])),
+    params(("player_id" = String, Path)),
+    responses(
+        (status = 200, body = BlockResponse),
+        (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "player_not_found", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unblock(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    ApiPath(player_id): ApiPath<String>,
+) -> ApiResult<Json<BlockResponse>> {
+    me.require(Role::Admin)?;
+    let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
+    set_blocked(&state, me.player.id, player_id, None).await
+}
+
+async fn set_blocked(
+    state: &AppState,
+    actor: PlayerId,
+    player_id: PlayerId,
+    reason: Option<String>,
+) -> ApiResult<Json<BlockResponse>> {
+    let blocked = reason.is_some();
+    let change = state
+        .store
+        .set_player_blocked(BlockCommand {
+            player_id,
+            reason,
+            actor,
+            now: croupier_core::now(),
+        })
+        .await?
+        .ok_or_else(player_not_found)?;
+    crate::auth::forget_revoked(state, &change.revoked).await;
+    Ok(Json(BlockResponse {
+        player_id: player_id.to_string(),
+        blocked,
+        changed: change.changed,
+    }))
+}

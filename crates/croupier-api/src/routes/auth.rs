@@ -115,6 +115,7 @@ fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) ->
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "player_blocked", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "too_many_attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
@@ -160,7 +161,16 @@ pub async fn login(
             "Invalid username or password",
         ));
     }
-    let player = creds.expect("verified credentials exist").player;
+    let creds = creds.expect("verified credentials exist");
+    // Only after the password: a wrong one must not reveal the block.
+    if creds.blocked_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "player_blocked",
+            "This account is blocked",
+        ));
+    }
+    let player = creds.player;
     let token = auth::new_token();
     let now = croupier_core::now();
     let expires_at = now + cfg.session_absolute();
