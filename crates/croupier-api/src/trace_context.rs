@@ -12,10 +12,7 @@ pub const TRACEPARENT: &str = "traceparent";
 /// Continues the caller's trace (a valid `traceparent` header) with a new
 /// span, or starts a trace; runs the request inside it and echoes it back.
 pub async fn propagate(req: Request, next: Next) -> Response {
-    let parent = req
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok());
+    let parent = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
     let context = croupier_core::trace::child_of(parent);
     let header = HeaderValue::from_str(&context).ok();
     let mut response = croupier_core::trace::scope(Some(context), next.run(req)).await;

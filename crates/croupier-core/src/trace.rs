@@ -92,7 +92,9 @@ fn parse(header: &str) -> Option<(&str, &str)> {
     let (version, trace, span, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     (parts.next().is_none()
@@ -177,7 +179,10 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert_eq!(on_thread.0.as_deref().and_then(trace_id), trace_id(&seen.unwrap()));
+        assert_eq!(
+            on_thread.0.as_deref().and_then(trace_id),
+            trace_id(&seen.unwrap())
+        );
         assert_eq!(on_thread.1, None, "restored after the job");
     }
 

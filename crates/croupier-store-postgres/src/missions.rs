@@ -126,15 +126,14 @@ async fn apply_tx(
     let mut fresh = inbox_insert(&mut *c, consumer, &ids, now).await?;
     // Blocked players earn nothing: their bets count for no mission.
     let players: Vec<uuid::Uuid> = bets.iter().map(|e| e.bet.player_id.0).collect();
-    let blocked: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT id FROM players WHERE id = ANY($1) AND blocked_at IS NOT NULL",
-    )
-    .bind(&players)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?
-    .into_iter()
-    .collect();
+    let blocked: std::collections::HashSet<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM players WHERE id = ANY($1) AND blocked_at IS NOT NULL")
+            .bind(&players)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
     let mut applied = 0;
     for e in bets {
         // `remove`: an id twice in one batch counts once.

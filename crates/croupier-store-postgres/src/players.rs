@@ -113,12 +113,13 @@ impl PlayerStore for PostgresStore {
     async fn set_player_blocked(&self, cmd: BlockCommand) -> StoreResult<Option<BlockChange>> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // The row lock orders concurrent blocks and unblocks of one player.
-        let blocked: Option<bool> =
-            sqlx::query_scalar("SELECT blocked_at IS NOT NULL FROM players WHERE id = $1 FOR UPDATE")
-                .bind(cmd.player_id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let blocked: Option<bool> = sqlx::query_scalar(
+            "SELECT blocked_at IS NOT NULL FROM players WHERE id = $1 FOR UPDATE",
+        )
+        .bind(cmd.player_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         let Some(blocked) = blocked else {
             return Ok(None);
         };
@@ -177,7 +178,7 @@ impl PlayerStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        crate::emit(&mut *tx, event, &payload, cmd.now).await?;
+        crate::emit(&mut tx, event, &payload, cmd.now).await?;
         tx.commit().await.map_err(db)?;
         Ok(Some(BlockChange {
             changed: true,

@@ -149,9 +149,7 @@ impl PlayerStore for SqliteStore {
                 c.prepare_cached(
                     "UPDATE players SET blocked_at = ?2, blocked_reason = ?3 WHERE id = ?1",
                 )
-                .and_then(|mut s| {
-                    s.execute((&pid, cmd.reason.as_ref().map(|_| now), &cmd.reason))
-                })
+                .and_then(|mut s| s.execute((&pid, cmd.reason.as_ref().map(|_| now), &cmd.reason)))
                 .map_err(internal)?;
                 let revoked = match &cmd.reason {
                     None => vec![],
@@ -188,7 +186,13 @@ impl PlayerStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut s| {
-                    s.execute((cmd.actor.to_string(), action, &pid, payload.to_string(), now))
+                    s.execute((
+                        cmd.actor.to_string(),
+                        action,
+                        &pid,
+                        payload.to_string(),
+                        now,
+                    ))
                 })
                 .map_err(internal)?;
                 emit(c, event, &payload, cmd.now)?;

@@ -342,7 +342,10 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
         assert!(store.session(*h).await.unwrap().unwrap().revoked);
     }
     let creds = store.player_by_username("BLOCKEE").await.unwrap().unwrap();
-    assert_eq!(creds.blocked_at.map(|b| b.timestamp_millis()), Some(t.timestamp_millis()));
+    assert_eq!(
+        creds.blocked_at.map(|b| b.timestamp_millis()),
+        Some(t.timestamp_millis())
+    );
     // Blocking again changes and logs nothing.
     let again = store
         .set_player_blocked(block(Some("twice"), p.id))
@@ -357,7 +360,10 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
         }
     );
     assert_eq!(
-        store.set_player_blocked(block(Some("x"), PlayerId::new())).await.unwrap(),
+        store
+            .set_player_blocked(block(Some("x"), PlayerId::new()))
+            .await
+            .unwrap(),
         None,
         "no such player"
     );
@@ -372,7 +378,10 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
             .unwrap(),
         1
     );
-    assert_eq!(progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await, (0, false));
+    assert_eq!(
+        progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await,
+        (0, false)
+    );
     assert_eq!(chip_balance(&*store, p.id).await, 0);
 
     // Unblocked: logs in again (no session comes back), and earns again.
@@ -389,7 +398,10 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
         .apply_mission_bets("missions", &rules, &[win], t)
         .await
         .unwrap();
-    assert_eq!(progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await, (1, true));
+    assert_eq!(
+        progress(&*store, p.id, "win-1", &MissionPeriod::Day.key(t)).await,
+        (1, true)
+    );
     assert_eq!(chip_balance(&*store, p.id).await, 500);
 
     // One event per change: blocked, unblocked (then the reward's two).

@@ -426,14 +426,25 @@ async fn admins_block_and_unblock_players_over_http() {
     .await;
     assert_problem(&r, 404, "player_not_found");
 
-    let r = put(path.clone(), admin.clone(), json!({ "reason": "bonus abuse" })).await;
+    let r = put(
+        path.clone(),
+        admin.clone(),
+        json!({ "reason": "bonus abuse" }),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!({ "player_id": id, "blocked": true, "changed": true }));
+    assert_eq!(
+        r.body,
+        json!({ "player_id": id, "blocked": true, "changed": true })
+    );
     let r = put(path.clone(), admin.clone(), json!({ "reason": "again" })).await;
     assert_eq!(r.body["changed"], false, "{:?}", r.body);
     // The open session is gone; logging in is refused, but only to the
     // right password (a wrong one learns nothing).
-    assert_eq!(app.get("/v1/me", &token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/v1/me", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_problem(&app.login("rascal", PASSWORD).await, 403, "player_blocked");
     assert_problem(
         &app.login("rascal", "not the password").await,
@@ -445,15 +456,27 @@ async fn admins_block_and_unblock_players_over_http() {
 
     let r = delete(path.clone(), admin.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body, json!({ "player_id": id, "blocked": false, "changed": true }));
+    assert_eq!(
+        r.body,
+        json!({ "player_id": id, "blocked": false, "changed": true })
+    );
     let l = app.login("rascal", PASSWORD).await;
     assert_eq!(l.status, StatusCode::OK, "{:?}", l.body);
     // Both changes are in the audit trail's events.
-    let events = app.running.state.store.outbox_after(0, 10_000).await.unwrap();
+    let events = app
+        .running
+        .state
+        .store
+        .outbox_after(0, 10_000)
+        .await
+        .unwrap();
     let kinds: Vec<&str> = events
         .iter()
         .filter(|e| e.event_type.starts_with("player.") && e.payload["player_id"] == id)
         .map(|e| e.event_type.as_str())
         .collect();
-    assert_eq!(kinds, ["player.registered", "player.blocked", "player.unblocked"]);
+    assert_eq!(
+        kinds,
+        ["player.registered", "player.blocked", "player.unblocked"]
+    );
 }
