@@ -53,6 +53,8 @@ pub struct Config {
     pub missions: Vec<croupier_core::missions::MissionRule>,
     pub events: EventsConfig,
     pub nats: NatsConfig,
+    /// Live-notification sockets (`GET /v1/ws`).
+    pub ws: croupier_api::ws::WsConfig,
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -303,6 +305,7 @@ impl Default for Config {
             missions: api.missions,
             events: EventsConfig::default(),
             nats: NatsConfig::default(),
+            ws: api.ws,
         }
     }
 }
@@ -473,6 +476,7 @@ impl Config {
             http: self.http.clone(),
             games: self.games.clone(),
             missions: self.missions.clone(),
+            ws: self.ws.clone(),
         }
     }
 
