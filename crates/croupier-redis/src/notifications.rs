@@ -222,7 +222,7 @@ mod tests {
             at: croupier_core::now(),
             data: serde_json::json!({"currency": "CHIP", "balance": 5, "cause": "claim"}),
         };
-        let text = serde_json::to_string(&[n.clone()]).unwrap();
+        let text = serde_json::to_string(std::slice::from_ref(&n)).unwrap();
         assert_eq!(decode(text.as_bytes()), Some(vec![n]));
         for junk in [&b""[..], b"r 00", b"[{}]", b"\xff"] {
             assert_eq!(decode(junk), None, "{junk:?}");
