@@ -16,6 +16,8 @@ pub struct ApiConfig {
     pub games: crate::catalog::GamesConfig,
     /// Mission rules (`[[missions]]`); admin rules of the same id override them.
     pub missions: Vec<croupier_core::missions::MissionRule>,
+    /// Live-notification sockets (`GET /v1/ws`).
+    pub ws: crate::ws::WsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ impl Default for ApiConfig {
             http: HttpConfig::default(),
             games: Default::default(),
             missions: vec![croupier_core::missions::MissionRule::default_win_5()],
+            ws: Default::default(),
         }
     }
 }
@@ -213,7 +216,7 @@ impl ApiConfig {
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
         }
-        Ok(())
+        self.ws.validate()
     }
 }
 

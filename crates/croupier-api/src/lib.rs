@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod trace_context;
+pub mod ws;
 
 pub use config::ApiConfig;
 pub use state::AppState;
@@ -39,7 +40,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route("/v1/auth/login", post(routes::auth::login))
         .route("/v1/games", get(routes::games::list))
-        .route("/v1/fairness/verify", post(routes::fairness::verify));
+        .route("/v1/fairness/verify", post(routes::fairness::verify))
+        // Authenticates itself: the token may come in a subprotocol too.
+        .route("/v1/ws", get(ws::connect));
 
     // Bets record their Idempotency-Key inside the bet's own transaction.
     let bets = Router::new().route("/v1/games/{game}/bets", post(routes::games::place_bet));

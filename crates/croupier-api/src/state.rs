@@ -22,6 +22,8 @@ pub struct AppState {
     /// Re-drives dead letters (`POST /v1/admin/dead-letters/{id}/redrive`);
     /// `None`: 503.
     pub redriver: Option<Arc<dyn croupier_core::dead_letters::Redriver>>,
+    /// This instance's live-notification sockets (`GET /v1/ws`).
+    pub hub: Arc<crate::ws::Hub>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             std::time::Duration::from_secs(config.auth.session_cache_secs.max(1)),
         );
         let catalog = Arc::new(Catalog::new(config.games.clone()));
+        let hub = Arc::new(crate::ws::Hub::new(&config.ws));
         Self {
             catalog,
             store,
@@ -40,6 +43,7 @@ impl AppState {
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
             redriver: None,
+            hub,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod games;
 pub mod ledger;
 pub mod missions;
 pub mod money;
+pub mod notify;
 pub mod ports;
 pub mod ratelimit;
 pub mod revocation;

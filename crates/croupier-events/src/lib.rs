@@ -20,6 +20,7 @@ mod consumer;
 mod inprocess;
 pub mod jetstream;
 pub mod missions;
+pub mod notifications;
 mod relay;
 mod replay;
 pub mod stats;
@@ -31,6 +32,7 @@ pub use consumer::{
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
+pub use notifications::NotificationsConsumer;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use replay::{replay, ReplayReport};
 pub use stats::StatsConsumer;

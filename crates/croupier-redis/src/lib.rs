@@ -3,7 +3,8 @@
 //! - [`RedisRateLimiter`]: the `croupier-core` rate-limit port as one atomic
 //!   GCRA script, so a quota is shared by every instance;
 //! - [`RevocationBus`]: session revocations announced on a pub/sub channel,
-//!   with an end-to-end liveness signal the session cache relies on.
+//!   with an end-to-end liveness signal the session cache relies on;
+//! - [`NotificationBus`]: live notifications fanned out to every api instance.
 //!
 //! Redis is never on the critical path of correctness: every call is bounded
 //! by a short timeout, and when Redis cannot answer, rate limits degrade (to
@@ -11,9 +12,11 @@
 //! re-reading the store. Each degradation is counted in a metric and logged,
 //! at most once per [`WARN_EVERY`] per kind so an outage cannot flood logs.
 
+mod notifications;
 mod ratelimit;
 mod revocation;
 
+pub use notifications::NotificationBus;
 pub use ratelimit::RedisRateLimiter;
 pub use revocation::{BusEvent, RevocationBus};
 

@@ -207,7 +207,7 @@ fn decode(payload: &[u8]) -> Option<Vec<TokenHash>> {
         .collect()
 }
 
-fn backoff_after(previous: Duration) -> Duration {
+pub(crate) fn backoff_after(previous: Duration) -> Duration {
     let next = (previous * 2).min(MAX_BACKOFF);
     // Jitter, so instances do not reconnect in lockstep after an outage.
     next.mul_f64(rand::thread_rng().gen_range(0.5..1.0))

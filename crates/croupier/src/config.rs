@@ -57,6 +57,8 @@ pub struct Config {
     pub missions: Vec<croupier_core::missions::MissionRule>,
     pub events: EventsConfig,
     pub nats: NatsConfig,
+    /// Live-notification sockets (`GET /v1/ws`).
+    pub ws: croupier_api::ws::WsConfig,
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -308,6 +310,7 @@ impl Default for Config {
             missions: api.missions,
             events: EventsConfig::default(),
             nats: NatsConfig::default(),
+            ws: api.ws,
         }
     }
 }
@@ -483,6 +486,7 @@ impl Config {
             http: self.http.clone(),
             games: self.games.clone(),
             missions: self.missions.clone(),
+            ws: self.ws.clone(),
         }
     }
 

@@ -27,6 +27,24 @@ pub fn consumers(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>>
     ]
 }
 
+/// The consumers a worker runs: [`consumers`], plus live notifications when
+/// something can deliver them (not replayable, so not in [`consumers`]).
+fn worker_consumers(
+    cfg: &Config,
+    store: &Arc<dyn Store>,
+    notifier: &Option<Arc<dyn croupier_core::notify::Notifier>>,
+) -> Vec<Arc<dyn Consumer>> {
+    let mut all = consumers(cfg, store);
+    if let Some(n) = notifier {
+        let max_age = Duration::from_secs(cfg.ws.max_event_age_secs);
+        all.push(Arc::new(croupier_events::NotificationsConsumer::new(
+            n.clone(),
+            max_age,
+        )));
+    }
+    all
+}
+
 /// The running relay and consumer loops.
 pub struct Events {
     stop: CancellationToken,
@@ -35,7 +53,12 @@ pub struct Events {
 
 impl Events {
     /// Starts what the configured roles ask for (nothing for `api` alone).
-    pub async fn start(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    /// `notifier`: where live notifications go (`None`: nowhere, no consumer).
+    pub async fn start(
+        cfg: &Config,
+        store: Arc<dyn Store>,
+        notifier: Option<Arc<dyn croupier_core::notify::Notifier>>,
+    ) -> anyhow::Result<Self> {
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
         let roles = cfg.roles;
@@ -64,7 +87,7 @@ impl Events {
                 if roles.worker {
                     let source = JetStreamSource::new(client, opts, dead_letters)
                         .map_err(anyhow::Error::msg)?;
-                    for consumer in consumers(cfg, &store) {
+                    for consumer in worker_consumers(cfg, &store, &notifier) {
                         let spawned = source
                             .spawn(consumer, stop.clone())
                             .await
@@ -77,7 +100,7 @@ impl Events {
             None => {
                 // Validation guarantees both roles here: relaying *is* consuming.
                 let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-                    consumers(cfg, &store),
+                    worker_consumers(cfg, &store, &notifier),
                     dead_letters,
                     cfg.events.max_attempts,
                 ));

@@ -6,7 +6,7 @@ use croupier_api::auth::SessionFeed;
 use croupier_api::AppState;
 use croupier_core::ports::Store;
 use croupier_core::ratelimit::{LocalRateLimiter, RateLimiter};
-use croupier_redis::{BusEvent, Redis, RedisRateLimiter, RevocationBus};
+use croupier_redis::{BusEvent, NotificationBus, Redis, RedisRateLimiter, RevocationBus};
 use croupier_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -71,6 +71,34 @@ fn session_feed(cfg: &Config, state: &AppState, redis: Option<Redis>) -> Session
     }
 }
 
+/// Where the `notifications` consumer sends live notifications, and how this
+/// instance's sockets hear them: with Redis, through pub/sub (every api
+/// instance subscribes), whichever instance handles the event; without,
+/// straight to this process's sockets. Roles split across processes without
+/// Redis start anyway (the rest of the platform works), with a warning: the
+/// sockets then get nothing.
+fn notifier(
+    cfg: &Config,
+    state: &AppState,
+    redis: Option<&Redis>,
+) -> Option<Arc<dyn croupier_core::notify::Notifier>> {
+    let roles = cfg.roles;
+    match redis {
+        Some(redis) if roles.api => {
+            let hub = state.hub.clone();
+            let bus = NotificationBus::subscribe(redis.clone(), move |n| hub.dispatch(n));
+            Some(Arc::new(bus))
+        }
+        Some(redis) => Some(Arc::new(NotificationBus::publisher(redis.clone()))),
+        None if roles.api && roles.worker => Some(state.hub.clone()),
+        None => {
+            tracing::warn!(roles = %roles, "roles split without redis_url: live notifications \
+                (GET /v1/ws) reach no socket; set redis_url to fan them out");
+            None
+        }
+    }
+}
+
 /// A platform listening on a socket, as `serve` runs it and tests spawn it.
 pub struct Running {
     pub addr: SocketAddr,
@@ -78,6 +106,8 @@ pub struct Running {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     events: crate::events::Events,
+    /// Holds the notification subscription (if any) open.
+    _notifier: Option<Arc<dyn croupier_core::notify::Notifier>>,
 }
 
 impl Running {
@@ -86,6 +116,8 @@ impl Running {
     pub async fn stop(self) -> std::io::Result<()> {
         self.state.draining.store(true, Ordering::Relaxed);
         let _ = self.shutdown.send(());
+        // Upgraded sockets are not in-flight requests: close them (1001).
+        self.state.hub.close_all();
         let served = self.task.await.unwrap_or(Ok(()));
         self.events.stop().await;
         served
@@ -99,6 +131,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     croupier_api::metrics::spawn_upkeep();
     let (limiter, redis) = rate_limiter(cfg).await?;
     let state = AppState::new(store.clone(), cfg.api(), limiter);
+    let notifier = notifier(cfg, &state, redis.as_ref());
     let feed = session_feed(cfg, &state, redis);
     // Any api instance re-drives dead letters itself: a consumer's handler is
     // a store method, so it needs no bus and no worker role.
@@ -124,7 +157,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             }
         }
     });
-    let events = crate::events::Events::start(cfg, store.clone()).await?;
+    let events = crate::events::Events::start(cfg, store.clone(), notifier.clone()).await?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -150,6 +183,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         shutdown: tx,
         task,
         events,
+        _notifier: notifier,
     })
 }
 

@@ -509,3 +509,190 @@ async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
     ]);
     assert!(!ok && err.contains("--consumer"), "{err}");
 }
+
+// --- Live notifications over WebSocket (GET /v1/ws) ---
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn ws_request(app: &TestApp) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    format!("{}/v1/ws", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap()
+}
+
+/// Opens a socket with `Authorization: Bearer <token>`.
+async fn open_ws(app: &TestApp, token: &str) -> Ws {
+    let mut req = ws_request(app);
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    ws
+}
+
+/// The next server message: a JSON notification, or the close frame
+/// (`{"close": code}`); pings are skipped. Fails after `within`.
+async fn next_ws(ws: &mut Ws, within: Duration) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("a websocket message in time")
+            .expect("the socket is open")
+            .expect("a valid frame");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(frame) => {
+                return json!({ "close": frame.map(|f| u16::from(f.code)) });
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_pushes_claims_bets_and_balances_and_closes_on_logout() {
+    let app = spawn().await;
+    let (_, token) = app.player("listener").await;
+    let mut ws = open_ws(&app, &token).await;
+
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let claimed = r.body["balance"].as_i64().unwrap();
+    let m = next_ws(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(m["type"], "balance.changed", "{m}");
+    assert_eq!(m["data"]["cause"], "claim", "{m}");
+    assert_eq!(m["data"]["currency"], "CHIP");
+    assert_eq!(m["data"]["balance"], claimed);
+    assert!(m["event_id"].is_string() && m["at"].is_string(), "{m}");
+
+    let r = app
+        .post(
+            "/v1/games/dice/bets",
+            Some(&token),
+            json!({ "currency": "CHIP", "stake": 250, "params": { "target": 50.5, "direction": "over" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let bet = r.body;
+    let settled = next_ws(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(settled["type"], "bet.settled", "{settled}");
+    assert_eq!(settled["data"]["bet_id"], bet["bet_id"]);
+    assert_eq!(settled["data"]["payout"], bet["payout"]);
+    assert!(settled["data"].get("player_id").is_none(), "{settled}");
+    let balance = next_ws(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(balance["type"], "balance.changed", "{balance}");
+    assert_eq!(balance["data"]["cause"], "bet");
+    assert_eq!(balance["data"]["balance"], bet["balance"]);
+    assert_eq!(balance["event_id"], settled["event_id"]);
+
+    // Another player's news never reaches this socket; a second socket of
+    // the same player hears it too.
+    let (_, other) = app.player("neighbour").await;
+    let mut second = open_ws(&app, &token).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&other),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = app
+        .post(
+            "/v1/games/dice/bets",
+            Some(&token),
+            json!({ "currency": "CHIP", "stake": 100, "params": { "target": 50.5, "direction": "over" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for socket in [&mut ws, &mut second] {
+        let m = next_ws(socket, Duration::from_secs(10)).await;
+        assert_eq!(m["type"], "bet.settled", "{m}");
+        assert_eq!(m["data"]["bet_id"], r.body["bet_id"]);
+        next_ws(socket, Duration::from_secs(10)).await;
+    }
+    assert_eq!(app.running.state.hub.connections(), 2);
+
+    // Logout closes the player's sockets within a couple of seconds (1008).
+    let r = app
+        .call(Method::POST, "/v1/auth/logout", Some(&token), None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let closed = next_ws(&mut ws, Duration::from_secs(3)).await;
+    assert_eq!(closed, json!({ "close": 1008 }));
+    let closed = next_ws(&mut second, Duration::from_secs(3)).await;
+    assert_eq!(closed, json!({ "close": 1008 }));
+
+    // Shutdown closes the remaining sockets with 1001.
+    let (_, t2) = app.player("stayer").await;
+    let mut ws = open_ws(&app, &t2).await;
+    app.running.stop().await.unwrap();
+    let closed = next_ws(&mut ws, Duration::from_secs(3)).await;
+    assert_eq!(closed, json!({ "close": 1001 }));
+}
+
+#[tokio::test]
+async fn ws_refuses_bad_tokens_non_upgrades_and_sockets_over_the_limit() {
+    let app = spawn_with(|c| c.ws.max_connections_per_player = 1).await;
+    let (_, token) = app.player("limited").await;
+    let upgrade = |req: reqwest::RequestBuilder| {
+        req.header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+    };
+    // No token, a malformed one, an unknown one: 401, no upgrade.
+    let r = app.send(upgrade(app.request(Method::GET, "/v1/ws"))).await;
+    assert_problem(&r, 401, "unauthorized");
+    let r = app
+        .send(upgrade(app.request(Method::GET, "/v1/ws")).bearer_auth("nope"))
+        .await;
+    assert_problem(&r, 401, "unauthorized");
+    let r = app
+        .send(upgrade(app.request(Method::GET, "/v1/ws")).bearer_auth("ab".repeat(32)))
+        .await;
+    assert_problem(&r, 401, "unauthorized");
+    // A token in the query string is not a credential.
+    let r = app
+        .send(upgrade(
+            app.request(Method::GET, &format!("/v1/ws?token={token}")),
+        ))
+        .await;
+    assert_problem(&r, 401, "unauthorized");
+    // Authenticated, but not a WebSocket request.
+    let r = app.get("/v1/ws", &token).await;
+    assert_problem(&r, 426, "websocket_required");
+
+    // Browsers: the token as the subprotocol pair `bearer, <token>`.
+    let mut req = ws_request(&app);
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("bearer, {token}").parse().unwrap(),
+    );
+    let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "bearer");
+
+    // One socket per player here: the second is refused with 429.
+    let r = app
+        .send(upgrade(app.request(Method::GET, "/v1/ws")).bearer_auth(&token))
+        .await;
+    assert_problem(&r, 429, "too_many_sockets");
+}

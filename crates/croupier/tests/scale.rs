@@ -379,3 +379,83 @@ async fn without_a_live_feed_instances_on_one_database_honour_a_logout_within_a_
         b.running.stop().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_a_socket_on_an_api_instance_hears_a_bet_placed_on_another() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let Some(pg) = backend_url("CROUPIER_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let Some(redis_url) = backend_url("CROUPIER_TEST_REDIS_URL") else {
+        return;
+    };
+    let (_schema, db) = PgSchema::create_on(pg).await;
+    let prefix = unique_prefix();
+    let _keys = RedisKeys {
+        url: redis_url.clone(),
+        prefix: prefix.clone(),
+    };
+    let instance = |roles: &'static str| {
+        let (db, redis_url, prefix) = (db.clone(), redis_url.clone(), prefix.clone());
+        move |c: &mut croupier::config::Config| {
+            c.database_url = Some(db);
+            c.redis_url = Some(redis_url);
+            c.redis.key_prefix = prefix;
+            c.roles = roles.parse().unwrap();
+        }
+    };
+    // A runs no worker: whatever its socket hears came through Redis.
+    let a = spawn_instance(instance("api")).await;
+    let b = spawn_instance(instance("api,worker,relay")).await;
+
+    let (_, token) = b.player("faraway").await;
+    let r = b
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut req = format!("{}/v1/ws", a.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+
+    // A subscribes in the background: bet until one of the bets is heard.
+    let mut bets = Vec::new();
+    let heard = 'outer: loop {
+        assert!(bets.len() < 10, "no notification reached instance A");
+        let r = b
+            .post(
+                "/v1/games/dice/bets",
+                Some(&token),
+                json!({ "currency": "CHIP", "stake": 100, "params": { "target": 50.5, "direction": "over" } }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        bets.push(r.body);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if let Message::Text(t) = msg.unwrap() {
+                let m: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if m["type"] == "bet.settled" {
+                    break 'outer m;
+                }
+            }
+        }
+    };
+    let bet = bets
+        .iter()
+        .find(|b| b["bet_id"] == heard["data"]["bet_id"])
+        .expect("a bet placed on B");
+    assert_eq!(heard["data"]["balance"], bet["balance"]);
+    assert_eq!(a.running.state.hub.connections(), 1);
+    a.running.stop().await.unwrap();
+    b.running.stop().await.unwrap();
+}
