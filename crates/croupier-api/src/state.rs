@@ -22,6 +22,8 @@ pub struct AppState {
     /// Re-drives dead letters (`POST /v1/admin/dead-letters/{id}/redrive`);
     /// `None`: 503.
     pub redriver: Option<Arc<dyn croupier_core::dead_letters::Redriver>>,
+    /// `GET /v1/games/{game}/stats` answers, kept `http.game_stats_cache_secs`.
+    pub game_stats_cache: crate::routes::stats::GameStatsCache,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
             redriver: None,
+            game_stats_cache: Default::default(),
         }
     }
 
