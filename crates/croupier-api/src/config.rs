@@ -70,6 +70,8 @@ pub struct HttpConfig {
     pub idempotency_lease_secs: u64,
     /// Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How long a `GET /v1/games/{game}/stats` answer is reused (0: not cached).
+    pub game_stats_cache_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -118,6 +120,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 64 * 1024,
             idempotency_lease_secs: 60,
             trust_forwarded_for: false,
+            game_stats_cache_secs: 5,
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route("/v1/auth/login", post(routes::auth::login))
         .route("/v1/games", get(routes::games::list))
+        .route("/v1/games/{game}/stats", get(routes::stats::game))
         .route("/v1/fairness/verify", post(routes::fairness::verify))
         // Authenticates itself: the token may come in a subprotocol too.
         .route("/v1/ws", get(ws::connect));

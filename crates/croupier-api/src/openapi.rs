@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         routes::mines::open, routes::mines::get, routes::mines::reveal, routes::mines::cash_out,
         routes::fairness::seeds, routes::fairness::rotate, routes::fairness::verify,
         routes::bets::list, routes::bets::recent, routes::bets::get,
-        routes::stats::me,
+        routes::stats::me, routes::stats::game,
         routes::missions::me, routes::missions::list, routes::missions::put, routes::missions::delete,
         routes::dead_letters::list, routes::dead_letters::redrive,
         crate::ws::connect,

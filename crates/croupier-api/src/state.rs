@@ -24,6 +24,8 @@ pub struct AppState {
     pub redriver: Option<Arc<dyn croupier_core::dead_letters::Redriver>>,
     /// This instance's live-notification sockets (`GET /v1/ws`).
     pub hub: Arc<crate::ws::Hub>,
+    /// `GET /v1/games/{game}/stats` answers, kept `http.game_stats_cache_secs`.
+    pub game_stats_cache: crate::routes::stats::GameStatsCache,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             draining: Arc::new(AtomicBool::new(false)),
             redriver: None,
             hub,
+            game_stats_cache: Default::default(),
         }
     }
 

@@ -217,6 +217,9 @@ mod tests {
             stake,
             payout: if win { stake * 2 } else { 0 },
             win,
+            multiplier: if win { 2.0 } else { 0.0 },
+            seed_pair_id: 1,
+            nonce: 0,
         }
     }
 

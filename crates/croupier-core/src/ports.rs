@@ -136,6 +136,10 @@ pub trait StatsStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// A player's results per (currency, game), ordered by currency then game.
     async fn player_stats(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerGameStats>>;
+    /// A player's win records (biggest win, win streaks), ordered by currency
+    /// then game, the currency-wide record (`game: None`) first in each. Kept
+    /// by `apply_settled_bets` too: exact whatever order events arrive in.
+    async fn player_win_records(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerWinRecord>>;
     /// A game's results per currency over bets settled since `since` (whole
     /// hours: the hour holding `since` counts in full), ordered by currency.
     async fn game_stats(

@@ -236,6 +236,9 @@ fn expected_stats(bets: &[BetRecord]) -> Vec<PlayerGameStats> {
                 stake: b.stake,
                 payout: b.payout,
                 win: b.win,
+                multiplier: b.multiplier as f64 / 100.0,
+                seed_pair_id: b.seed_pair_id,
+                nonce: b.nonce as i64,
             });
     }
     by_game

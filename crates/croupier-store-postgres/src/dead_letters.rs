@@ -148,6 +148,12 @@ impl ReplayStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        for table in ["stats_bet_results", "player_win_records"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         let n = sqlx::query("DELETE FROM inbox WHERE consumer = $1")
             .bind(consumer)
             .execute(&mut *tx)

@@ -188,12 +188,14 @@ async fn apply_settled_bets_tx(
     let mut players: BTreeMap<(Uuid, String, String), BetCounters> = BTreeMap::new();
     let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
     let mut applied = 0;
+    let mut fresh_bets = Vec::new();
     for e in bets {
         // `remove`: an id twice in one batch counts once.
         if !fresh.remove(&e.event_id) {
             continue;
         }
         applied += 1;
+        fresh_bets.push(e);
         let b = &e.bet;
         let cur = b.currency.as_str().to_owned();
         players
@@ -278,7 +280,206 @@ async fn apply_settled_bets_tx(
     .execute(&mut *c)
     .await
     .map_err(db)?;
+    apply_win_records(c, &fresh_bets).await?;
     Ok(applied)
+}
+
+const WIN_RECORD_COLUMNS: &str = "last_seed_pair_id, last_nonce, current_win_streak,
+    longest_win_streak, best_bet_id, best_amount, best_multiplier, best_at, best_seed_pair_id,
+    best_nonce";
+
+/// `last` of a record created only to be locked: before every real bet.
+const NO_BET: BetSeq = (i64::MIN, i64::MIN);
+
+fn win_record(r: &PgRow, f: usize) -> StoreResult<WinRecord> {
+    let last: BetSeq = (r.try_get(f).map_err(db)?, r.try_get(f + 1).map_err(db)?);
+    let best_bet_id: Option<String> = r.try_get(f + 4).map_err(db)?;
+    let biggest_win = match best_bet_id {
+        None => None,
+        Some(bet_id) => Some(BiggestWin {
+            bet_id,
+            amount: r.try_get(f + 5).map_err(db)?,
+            multiplier: r.try_get(f + 6).map_err(db)?,
+            at: from_millis(r.try_get(f + 7).map_err(db)?),
+            seq: (r.try_get(f + 8).map_err(db)?, r.try_get(f + 9).map_err(db)?),
+        }),
+    };
+    Ok(WinRecord {
+        streaks: Streaks {
+            last: (last != NO_BET).then_some(last),
+            current: r.try_get(f + 2).map_err(db)?,
+            longest: r.try_get(f + 3).map_err(db)?,
+        },
+        biggest_win,
+    })
+}
+
+/// Records the fresh (inbox-new) bets in sequence and folds them into each
+/// (player, currency, game) and (player, currency, all games) win record:
+/// O(1) per bet when it is newer than the record's last; otherwise that
+/// record's streaks are recomputed from its recorded bets (rare: events of
+/// one player arriving out of order). Records are read-modify-written, so
+/// they are locked first (created empty if new, in key order) and concurrent
+/// handlers touching the same key take turns.
+async fn apply_win_records(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let (mut bp, mut bs, mut bn, mut bc, mut bg, mut bw) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for e in fresh {
+        let b = &e.bet;
+        bp.push(b.player_id.0);
+        bs.push(b.seed_pair_id);
+        bn.push(b.nonce);
+        bc.push(b.currency.as_str().to_owned());
+        bg.push(b.game.clone());
+        bw.push(b.win);
+    }
+    sqlx::query(
+        "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win)
+         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                              $6::bool[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&bp)
+    .bind(&bs)
+    .bind(&bn)
+    .bind(&bc)
+    .bind(&bg)
+    .bind(&bw)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    let groups = win_record_groups(fresh.iter().copied());
+    let (mut kp, mut kc, mut kg) = (vec![], vec![], vec![]);
+    for (p, cur, game) in groups.keys() {
+        kp.push(p.0);
+        kc.push(cur.clone());
+        kg.push(game.clone());
+    }
+    sqlx::query(
+        "INSERT INTO player_win_records (player_id, currency, game, last_seed_pair_id,
+             last_nonce, current_win_streak, longest_win_streak)
+         SELECT p, c, g, $4, $4, 0, 0 FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS t(p, c, g)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&kp)
+    .bind(&kc)
+    .bind(&kg)
+    .bind(NO_BET.0)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    let rows = sqlx::query(&format!(
+        "SELECT player_id, currency, game, {WIN_RECORD_COLUMNS} FROM player_win_records
+         WHERE (player_id, currency, game) IN
+               (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]))
+         ORDER BY player_id, currency, game FOR UPDATE"
+    ))
+    .bind(&kp)
+    .bind(&kc)
+    .bind(&kg)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let mut records = BTreeMap::new();
+    for r in &rows {
+        let key: (Uuid, String, String) = (
+            r.try_get(0).map_err(db)?,
+            r.try_get(1).map_err(db)?,
+            r.try_get(2).map_err(db)?,
+        );
+        records.insert(key, win_record(r, 3)?);
+    }
+    let mut cols = WinRecordColumns::default();
+    for ((player, cur, game), bets) in groups {
+        let mut record = records
+            .remove(&(player.0, cur.clone(), game.clone()))
+            .unwrap_or_default();
+        if record.apply_sorted(&bets) {
+            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
+            let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+                "SELECT seed_pair_id, nonce, win FROM stats_bet_results
+                 WHERE player_id = $1 AND currency = $2 AND ($3 = '' OR game = $3)
+                 ORDER BY seed_pair_id, nonce",
+            )
+            .bind(player.0)
+            .bind(&cur)
+            .bind(&game)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(db)?;
+            record.streaks = Streaks::of(rows.into_iter().map(|(s, n, w)| ((s, n), w)));
+        }
+        cols.push(player.0, cur, game, &record);
+    }
+    sqlx::query(
+        "UPDATE player_win_records w SET last_seed_pair_id = t.ls, last_nonce = t.ln,
+             current_win_streak = t.cs, longest_win_streak = t.lg, best_bet_id = t.bb,
+             best_amount = t.ba, best_multiplier = t.bm, best_at = t.bt,
+             best_seed_pair_id = t.bs, best_nonce = t.bn
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::float8[],
+                     $11::bigint[], $12::bigint[], $13::bigint[])
+              AS t(p, c, g, ls, ln, cs, lg, bb, ba, bm, bt, bs, bn)
+         WHERE w.player_id = t.p AND w.currency = t.c AND w.game = t.g",
+    )
+    .bind(&cols.p)
+    .bind(&cols.c)
+    .bind(&cols.g)
+    .bind(&cols.ls)
+    .bind(&cols.ln)
+    .bind(&cols.cs)
+    .bind(&cols.lg)
+    .bind(&cols.bb)
+    .bind(&cols.ba)
+    .bind(&cols.bm)
+    .bind(&cols.bt)
+    .bind(&cols.bs)
+    .bind(&cols.bn)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Column arrays of win records, for `UNNEST`.
+#[derive(Default)]
+struct WinRecordColumns {
+    p: Vec<Uuid>,
+    c: Vec<String>,
+    g: Vec<String>,
+    ls: Vec<i64>,
+    ln: Vec<i64>,
+    cs: Vec<i64>,
+    lg: Vec<i64>,
+    bb: Vec<Option<String>>,
+    ba: Vec<Option<i64>>,
+    bm: Vec<Option<f64>>,
+    bt: Vec<Option<i64>>,
+    bs: Vec<Option<i64>>,
+    bn: Vec<Option<i64>>,
+}
+
+impl WinRecordColumns {
+    fn push(&mut self, p: Uuid, c: String, g: String, r: &WinRecord) {
+        let last = r.streaks.last.unwrap_or(NO_BET);
+        let best = r.biggest_win.as_ref();
+        self.p.push(p);
+        self.c.push(c);
+        self.g.push(g);
+        self.ls.push(last.0);
+        self.ln.push(last.1);
+        self.cs.push(r.streaks.current);
+        self.lg.push(r.streaks.longest);
+        self.bb.push(best.map(|b| b.bet_id.clone()));
+        self.ba.push(best.map(|b| b.amount));
+        self.bm.push(best.map(|b| b.multiplier));
+        self.bt.push(best.map(|b| millis(b.at)));
+        self.bs.push(best.map(|b| b.seq.0));
+        self.bn.push(best.map(|b| b.seq.1));
+    }
 }
 
 #[async_trait]
@@ -311,6 +512,27 @@ impl StatsStore for PostgresStore {
                     currency: currency(&r.try_get::<String, _>(0).map_err(db)?)?,
                     game: r.try_get(1).map_err(db)?,
                     counters: counters(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn player_win_records(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerWinRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT currency, game, {WIN_RECORD_COLUMNS} FROM player_win_records
+             WHERE player_id = $1 ORDER BY currency, game"
+        ))
+        .bind(player_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let game: String = r.try_get(1).map_err(db)?;
+                Ok(PlayerWinRecord {
+                    currency: currency(&r.try_get::<String, _>(0).map_err(db)?)?,
+                    game: (!game.is_empty()).then_some(game),
+                    record: win_record(r, 2)?,
                 })
             })
             .collect()

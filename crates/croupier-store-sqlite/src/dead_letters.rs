@@ -225,8 +225,11 @@ impl ReplayStore for SqliteStore {
             .write(move |c| {
                 // Statistics before the inbox: the refuse-before-write rule
                 // does not apply (nothing to refuse), and all three commit together.
-                c.execute_batch("DELETE FROM player_stats; DELETE FROM game_stats_hourly;")
-                    .map_err(internal)?;
+                c.execute_batch(
+                    "DELETE FROM player_stats; DELETE FROM game_stats_hourly;
+                     DELETE FROM stats_bet_results; DELETE FROM player_win_records;",
+                )
+                .map_err(internal)?;
                 c.prepare_cached("DELETE FROM inbox WHERE consumer = ?1")
                     .and_then(|mut s| s.execute([&consumer]))
                     .map(|n| n as u64)

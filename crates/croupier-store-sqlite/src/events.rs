@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::*;
 use croupier_core::ports::*;
 use croupier_core::*;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
 const EVENT_COLUMNS: &str =
@@ -193,6 +193,129 @@ fn counters_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Be
     })
 }
 
+const WIN_RECORD_COLUMNS: &str = "last_seed_pair_id, last_nonce, current_win_streak,
+    longest_win_streak, best_bet_id, best_amount, best_multiplier, best_at, best_seed_pair_id,
+    best_nonce";
+
+fn win_record_from_row(r: &rusqlite::Row<'_>, f: usize) -> rusqlite::Result<WinRecord> {
+    let best_bet_id: Option<String> = r.get(f + 4)?;
+    let biggest_win = match best_bet_id {
+        None => None,
+        Some(bet_id) => Some(BiggestWin {
+            bet_id,
+            amount: r.get(f + 5)?,
+            multiplier: r.get(f + 6)?,
+            at: from_millis(r.get(f + 7)?),
+            seq: (r.get(f + 8)?, r.get(f + 9)?),
+        }),
+    };
+    Ok(WinRecord {
+        streaks: Streaks {
+            last: Some((r.get(f)?, r.get(f + 1)?)),
+            current: r.get(f + 2)?,
+            longest: r.get(f + 3)?,
+        },
+        biggest_win,
+    })
+}
+
+/// Records the fresh (inbox-new) bets in sequence and folds them into each
+/// (player, currency, game) and (player, currency, all games) win record:
+/// O(1) per bet when it is newer than the record's last; otherwise that
+/// record's streaks are recomputed from its recorded bets (rare: events of
+/// one player arriving out of order).
+fn apply_win_records(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )
+        .map_err(internal)?;
+    for e in fresh {
+        let b = &e.bet;
+        s.execute(rusqlite::params![
+            b.player_id.to_string(),
+            b.seed_pair_id,
+            b.nonce,
+            b.currency.as_str(),
+            b.game,
+            b.win,
+        ])
+        .map_err(internal)?;
+    }
+    for ((player, cur, game), bets) in win_record_groups(fresh.iter().copied()) {
+        let player = player.to_string();
+        let mut record = c
+            .prepare_cached(&format!(
+                "SELECT {WIN_RECORD_COLUMNS} FROM player_win_records
+                 WHERE player_id = ?1 AND currency = ?2 AND game = ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_row((&player, &cur, &game), |r| win_record_from_row(r, 0))
+                    .optional()
+            })
+            .map_err(internal)?
+            .unwrap_or_default();
+        if record.apply_sorted(&bets) {
+            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
+            let mut s = c
+                .prepare_cached(
+                    "SELECT seed_pair_id, nonce, win FROM stats_bet_results
+                     WHERE player_id = ?1 AND currency = ?2 AND (?3 = '' OR game = ?3)
+                     ORDER BY seed_pair_id, nonce",
+                )
+                .map_err(internal)?;
+            let rows = s
+                .query_map((&player, &cur, &game), |r| {
+                    Ok(((r.get(0)?, r.get(1)?), r.get::<_, bool>(2)?))
+                })
+                .map_err(internal)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(internal)?;
+            record.streaks = Streaks::of(rows);
+        }
+        let last = record.streaks.last.unwrap_or_default();
+        let best = record.biggest_win.as_ref();
+        c.prepare_cached(
+            "INSERT INTO player_win_records (player_id, currency, game, last_seed_pair_id,
+                 last_nonce, current_win_streak, longest_win_streak, best_bet_id, best_amount,
+                 best_multiplier, best_at, best_seed_pair_id, best_nonce)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (player_id, currency, game) DO UPDATE SET
+                 last_seed_pair_id = excluded.last_seed_pair_id,
+                 last_nonce = excluded.last_nonce,
+                 current_win_streak = excluded.current_win_streak,
+                 longest_win_streak = excluded.longest_win_streak,
+                 best_bet_id = excluded.best_bet_id, best_amount = excluded.best_amount,
+                 best_multiplier = excluded.best_multiplier, best_at = excluded.best_at,
+                 best_seed_pair_id = excluded.best_seed_pair_id,
+                 best_nonce = excluded.best_nonce",
+        )
+        .and_then(|mut s| {
+            s.execute(rusqlite::params![
+                player,
+                cur,
+                game,
+                last.0,
+                last.1,
+                record.streaks.current,
+                record.streaks.longest,
+                best.map(|b| &b.bet_id),
+                best.map(|b| b.amount),
+                best.map(|b| b.multiplier),
+                best.map(|b| millis(b.at)),
+                best.map(|b| b.seq.0),
+                best.map(|b| b.seq.1),
+            ])
+        })
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
 fn currency(s: &str) -> StoreResult<CurrencyCode> {
     CurrencyCode::parse(s).ok_or_else(|| StoreError::Internal(format!("bad currency {s}")))
 }
@@ -215,11 +338,13 @@ impl StatsStore for SqliteStore {
                 let mut players: BTreeMap<(String, String, String), BetCounters> = BTreeMap::new();
                 let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
                 let mut applied = 0;
+                let mut fresh = Vec::new();
                 for e in &bets {
                     if !inbox_insert(c, &consumer, e.event_id, now)? {
                         continue;
                     }
                     applied += 1;
+                    fresh.push(e);
                     let b = &e.bet;
                     let cur = b.currency.as_str().to_owned();
                     players
@@ -277,6 +402,7 @@ impl StatsStore for SqliteStore {
                     ])
                     .map_err(internal)?;
                 }
+                apply_win_records(c, &fresh)?;
                 Ok(applied)
             })
             .await
@@ -302,6 +428,37 @@ impl StatsStore for SqliteStore {
                         currency: currency(&cur)?,
                         game,
                         counters,
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn player_win_records(&self, player_id: PlayerId) -> StoreResult<Vec<PlayerWinRecord>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "SELECT currency, game, {WIN_RECORD_COLUMNS} FROM player_win_records
+                         WHERE player_id = ?1 ORDER BY currency, game"
+                    ))
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map([player_id.to_string()], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            win_record_from_row(r, 2)?,
+                        ))
+                    })
+                    .map_err(internal)?;
+                rows.map(|row| {
+                    let (cur, game, record) = row.map_err(internal)?;
+                    Ok(PlayerWinRecord {
+                        currency: currency(&cur)?,
+                        game: (!game.is_empty()).then_some(game),
+                        record,
                     })
                 })
                 .collect()

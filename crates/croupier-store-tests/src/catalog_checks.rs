@@ -116,6 +116,9 @@ pub async fn every_emitted_event_matches_its_schema(store: Arc<dyn Store>) {
             stake: 10,
             payout: 20,
             win: true,
+            multiplier: 2.0,
+            seed_pair_id: 1,
+            nonce: 0,
         },
     };
     let mut rule = croupier_core::missions::MissionRule::default_win_5();

@@ -146,9 +146,15 @@ fn settled(player: PlayerId, game: &str, stake: i64, payout: i64, win: bool) -> 
             stake,
             payout,
             win,
+            multiplier: payout as f64 / stake as f64,
+            // Each call later in its player's sequence than the previous.
+            seed_pair_id: 1,
+            nonce: NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         },
     }
 }
+
+static NONCE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 fn expected(events: &[&SettledBetEvent]) -> BetCounters {
     let mut c = BetCounters::default();
@@ -269,6 +275,9 @@ pub async fn bet_settled_events_carry_what_stats_need(store: Arc<dyn Store>) {
                 stake: b.stake,
                 payout: b.payout,
                 win: b.win,
+                multiplier: b.multiplier as f64 / 100.0,
+                seed_pair_id: b.seed_pair_id,
+                nonce: b.nonce as i64,
             }
         );
         settled.push(SettledBetEvent {
@@ -292,4 +301,199 @@ pub async fn bet_settled_events_carry_what_stats_need(store: Arc<dyn Store>) {
         (c.wagered, c.paid_out),
         (400, bets.iter().map(|b| b.payout).sum())
     );
+}
+
+/// A settled bet at a given place `(seed_pair_id, nonce)` of `player`'s sequence.
+fn at_seq(
+    player: PlayerId,
+    currency: &str,
+    game: &str,
+    seq: BetSeq,
+    kind: u8,
+    gain: i64,
+) -> SettledBetEvent {
+    let (payout, win) = match kind {
+        0 => (0, false),
+        1 => (100, false),
+        _ => (100 + gain, true),
+    };
+    SettledBetEvent {
+        event_id: uuid::Uuid::now_v7(),
+        // Millisecond precision, as stored.
+        at: chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + seq.1).unwrap(),
+        bet: BetSettled {
+            bet_id: format!("bet-{}-{}", seq.0, seq.1),
+            player_id: player,
+            game: game.into(),
+            currency: CurrencyCode::parse(currency).unwrap(),
+            stake: 100,
+            payout,
+            win,
+            multiplier: payout as f64 / 100.0,
+            seed_pair_id: seq.0,
+            nonce: seq.1,
+        },
+    }
+}
+
+/// The straightforward win record of bets listed in sequence order.
+fn expected_record(bets: &[&SettledBetEvent]) -> (i64, i64, Option<(String, i64, f64)>) {
+    let (mut current, mut longest) = (0, 0);
+    let mut best: Option<&SettledBetEvent> = None;
+    for e in bets {
+        if e.bet.win {
+            current += 1;
+            let gain = |e: &SettledBetEvent| e.bet.payout - e.bet.stake;
+            if best.is_none_or(|b| gain(e) > gain(b)) {
+                best = Some(e);
+            }
+        } else {
+            current = 0;
+        }
+        longest = longest.max(current);
+    }
+    let best = best.map(|e| {
+        (
+            e.bet.bet_id.clone(),
+            e.bet.payout - e.bet.stake,
+            e.bet.multiplier,
+        )
+    });
+    (current, longest, best)
+}
+
+fn summary(r: &PlayerWinRecord) -> (i64, i64, Option<(String, i64, f64)>) {
+    let best = r.record.biggest_win.as_ref();
+    (
+        r.record.streaks.current,
+        r.record.streaks.longest,
+        best.map(|b| (b.bet_id.clone(), b.amount, b.multiplier)),
+    )
+}
+
+/// Biggest win and win streaks per (currency, game) and per currency: exact
+/// once every event is in, whatever the arrival order, batching and
+/// redelivery; rebuilt by a reset.
+pub async fn stats_win_records_are_exact_in_any_arrival_order(store: Arc<dyn Store>) {
+    let apply = |batch: Vec<SettledBetEvent>| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_settled_bets("stats", &batch, now())
+                .await
+                .unwrap()
+        }
+    };
+    // W W L W W W, the fourth arriving last: 2 and 2, then 3 and 3.
+    let p = new_player(&*store, "streaky").await;
+    let kinds = [2, 2, 0, 2, 2, 2];
+    let e: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| at_seq(p.id, "CHIP", "dice", (7, i as i64), *k, 10 * i as i64))
+        .collect();
+    assert_eq!(
+        apply(vec![e[0].clone(), e[1].clone(), e[2].clone()]).await,
+        3
+    );
+    assert_eq!(apply(vec![e[5].clone(), e[4].clone()]).await, 2);
+    let records = store.player_win_records(p.id).await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(
+        (records[0].game.as_deref(), records[1].game.as_deref()),
+        (None, Some("dice"))
+    );
+    assert_eq!(
+        (
+            records[1].record.streaks.current,
+            records[1].record.streaks.longest
+        ),
+        (2, 2)
+    );
+    assert_eq!(apply(vec![e[3].clone(), e[0].clone()]).await, 1);
+    let records = store.player_win_records(p.id).await.unwrap();
+    for r in &records {
+        assert_eq!((r.record.streaks.current, r.record.streaks.longest), (3, 3));
+        let best = r.record.biggest_win.as_ref().unwrap();
+        assert_eq!(
+            (best.bet_id.as_str(), best.amount, best.multiplier),
+            ("bet-7-5", 50, 1.5)
+        );
+        assert_eq!((best.at, best.seq), (e[5].at, (7, 5)));
+    }
+    // A redelivery changes nothing.
+    assert_eq!(apply(vec![e[3].clone()]).await, 0);
+    assert_eq!(store.player_win_records(p.id).await.unwrap(), records);
+
+    // Random sequences over two currencies and games, delivered shuffled, with
+    // repeats, in random batches (a fixed-seed generator: reproducible).
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for round in 0..4 {
+        let p = new_player(&*store, &format!("shuffled{round}")).await;
+        let events: Vec<_> = (0..40)
+            .map(|i| {
+                let currency = if next(4) == 0 { "GOLD" } else { "CHIP" };
+                let game = ["dice", "limbo"][next(2) as usize];
+                // Three seed pairs; ids are not contiguous.
+                let seq = (10 * (i / 15) + 3, i % 15);
+                at_seq(p.id, currency, game, seq, next(3) as u8, 5 * next(3) as i64)
+            })
+            .collect();
+        let mut arrival: Vec<usize> = (0..events.len()).collect();
+        for i in (1..arrival.len()).rev() {
+            arrival.swap(i, next(i as u64 + 1) as usize);
+        }
+        for _ in 0..10 {
+            let at = next(arrival.len() as u64) as usize;
+            arrival.insert(at, next(events.len() as u64) as usize);
+        }
+        let mut applied = 0;
+        while !arrival.is_empty() {
+            let n = (1 + next(6) as usize).min(arrival.len());
+            let batch: Vec<_> = arrival.drain(..n).map(|i| events[i].clone()).collect();
+            applied += apply(batch).await;
+        }
+        assert_eq!(applied, events.len() as u64);
+
+        let mut want = Vec::new();
+        for cur in ["CHIP", "GOLD"] {
+            let of = |game: Option<&str>| -> Vec<&SettledBetEvent> {
+                events
+                    .iter()
+                    .filter(|e| e.bet.currency.as_str() == cur)
+                    .filter(|e| game.is_none_or(|g| e.bet.game == g))
+                    .collect()
+            };
+            for game in [None, Some("dice"), Some("limbo")] {
+                let bets = of(game);
+                if !bets.is_empty() {
+                    want.push((
+                        cur.to_string(),
+                        game.map(String::from),
+                        expected_record(&bets),
+                    ));
+                }
+            }
+        }
+        let got: Vec<_> = store
+            .player_win_records(p.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.currency.to_string(), r.game.clone(), summary(r)))
+            .collect();
+        assert_eq!(got, want, "round {round}");
+    }
+
+    store.reset_stats("stats").await.unwrap();
+    assert!(store.player_win_records(p.id).await.unwrap().is_empty());
+    // Replayed after a reset: rebuilt the same.
+    assert_eq!(apply(e.clone()).await, 6);
+    assert_eq!(store.player_win_records(p.id).await.unwrap(), records);
 }

@@ -50,6 +50,7 @@ checks!(
     concurrent_claimers_get_disjoint_events,
     stats_apply_each_event_once_per_consumer,
     bet_settled_events_carry_what_stats_need,
+    stats_win_records_are_exact_in_any_arrival_order,
     missions_reward_once_per_mission_player_and_period,
     mission_rules_are_stored_replaced_and_deleted,
     blocked_players_lose_sessions_and_earn_nothing,

@@ -25,8 +25,9 @@ fn nats_url() -> Option<String> {
     }
 }
 
-/// Counters as `/v1/me/stats` shows them.
-#[derive(Default, Debug, PartialEq, Eq, Clone, Copy)]
+/// Counters and win record as `/v1/me/stats` shows them, from bets given in
+/// the order they were placed (the player's sequence).
+#[derive(Default, Debug, PartialEq, Clone)]
 struct Totals {
     bets: i64,
     wins: i64,
@@ -34,6 +35,10 @@ struct Totals {
     pushes: i64,
     wagered: i64,
     paid_out: i64,
+    current_win_streak: i64,
+    longest_win_streak: i64,
+    /// Bet and amount.
+    biggest_win: Option<(Value, i64)>,
 }
 
 impl Totals {
@@ -45,7 +50,22 @@ impl Totals {
         self.bets += 1;
         if bet["win"].as_bool().unwrap() {
             self.wins += 1;
-        } else if payout == stake {
+            self.current_win_streak += 1;
+            self.longest_win_streak = self.longest_win_streak.max(self.current_win_streak);
+            // Ties: the earliest.
+            if self
+                .biggest_win
+                .as_ref()
+                .is_none_or(|(_, a)| payout - stake > *a)
+            {
+                self.biggest_win = Some((bet.clone(), payout - stake));
+            }
+            self.wagered += stake;
+            self.paid_out += payout;
+            return;
+        }
+        self.current_win_streak = 0;
+        if payout == stake {
             self.pushes += 1;
         } else {
             self.losses += 1;
@@ -55,9 +75,14 @@ impl Totals {
     }
 
     fn json(&self) -> Value {
+        let biggest = self.biggest_win.as_ref().map(|(b, amount)| {
+            json!({ "bet_id": b["bet_id"], "amount": amount, "multiplier": b["multiplier"], "at": b["created_at"] })
+        });
         json!({
             "bets": self.bets, "wins": self.wins, "losses": self.losses, "pushes": self.pushes,
             "wagered": self.wagered, "paid_out": self.paid_out, "net": self.paid_out - self.wagered,
+            "biggest_win": biggest, "current_win_streak": self.current_win_streak,
+            "longest_win_streak": self.longest_win_streak,
         })
     }
 }
@@ -77,6 +102,8 @@ async fn play(app: &TestApp, name: &str, n: usize) -> (String, Value) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let mut per_game: BTreeMap<&str, Totals> = BTreeMap::new();
+    // Across games: the currency's win record.
+    let mut total = Totals::default();
     for i in 0..n {
         // Plinko low risk has a 1.0× slot: pushes happen too.
         let (game, params) = if i % 2 == 0 {
@@ -93,17 +120,11 @@ async fn play(app: &TestApp, name: &str, n: usize) -> (String, Value) {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         per_game.entry(game).or_default().add(&r.body);
+        total.add(&r.body);
     }
-    let mut total = Totals::default();
     let games: Vec<Value> = per_game
         .iter()
         .map(|(game, t)| {
-            total.bets += t.bets;
-            total.wins += t.wins;
-            total.losses += t.losses;
-            total.pushes += t.pushes;
-            total.wagered += t.wagered;
-            total.paid_out += t.paid_out;
             let mut g = t.json();
             g["game"] = json!(game);
             g
@@ -146,6 +167,115 @@ async fn bets_over_http_are_counted_exactly_once_in_my_stats() {
         .call(Method::GET, "/v1/me/stats", None, None, None)
         .await;
     assert_problem(&r, 401, "unauthorized");
+}
+
+async fn game_stats(app: &TestApp, game: &str) -> Value {
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/v1/games/{game}/stats"),
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+/// The 24 h window's CHIP entry of a game's public statistics.
+fn chip_24h(stats: &Value) -> Value {
+    assert_eq!(stats["windows"][0]["window"], "24h", "{stats}");
+    let cur = &stats["windows"][0]["currencies"];
+    cur.as_array()
+        .unwrap()
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_stats_and_win_records_follow_bets_over_http() {
+    let app = spawn_with(|c| c.http.game_stats_cache_secs = 0).await;
+    // Public, and empty before any bet.
+    let before = game_stats(&app, "dice").await;
+    let windows: Vec<_> = before["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["window"].clone())
+        .collect();
+    assert_eq!(windows, vec![json!("24h"), json!("7d"), json!("30d")]);
+    assert!(
+        before["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["currencies"] == json!([])),
+        "{before}"
+    );
+    let rtp = before["theoretical_rtp"].as_f64().unwrap();
+    assert!((0.95..1.0).contains(&rtp), "{before}");
+    let r = app
+        .call(Method::GET, "/v1/games/blackjack/stats", None, None, None)
+        .await;
+    assert_problem(&r, 404, "unknown_game");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("blackjack"),
+        "{:?}",
+        r.body
+    );
+
+    // 16 bets, alternating dice and plinko: streaks and the biggest win per
+    // game and across both, as computed from the bets in order.
+    let (token, expected) = play(&app, "recorded", 16).await;
+    assert_eq!(stats_reach(&app, &token, &expected).await, expected);
+    let chip = &expected["currencies"][0];
+    for t in std::iter::once(chip).chain(chip["games"].as_array().unwrap()) {
+        assert!(
+            t["current_win_streak"].is_i64() && t["longest_win_streak"].is_i64(),
+            "{t}"
+        );
+        assert!(
+            t["biggest_win"].is_null() || t["biggest_win"]["amount"].as_i64().unwrap() >= 0,
+            "{t}"
+        );
+    }
+    let dice = chip["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["game"] == "dice")
+        .unwrap();
+    let (wagered, paid_out) = (
+        dice["wagered"].as_i64().unwrap(),
+        dice["paid_out"].as_i64().unwrap(),
+    );
+    let want = json!({ "currency": "CHIP", "bets": 8, "wagered": wagered, "paid_out": paid_out,
+        "rtp": paid_out as f64 / wagered as f64 });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut now = game_stats(&app, "dice").await;
+    while chip_24h(&now) != want && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = game_stats(&app, "dice").await;
+    }
+    for w in now["windows"].as_array().unwrap() {
+        assert_eq!(w["currencies"], json!([want]), "{now}");
+    }
+    assert_eq!(
+        game_stats(&app, "keno").await["windows"][2]["currencies"],
+        json!([])
+    );
+    app.running.stop().await.unwrap();
+
+    // With a cache, a game's answer stays put for its lifetime.
+    let cached = spawn_with(|c| c.http.game_stats_cache_secs = 3600).await;
+    let first = game_stats(&cached, "dice").await;
+    let (token, expected) = play(&cached, "cached", 4).await;
+    assert_eq!(stats_reach(&cached, &token, &expected).await, expected);
+    assert_eq!(game_stats(&cached, "dice").await, first);
+    assert_eq!(chip_24h(&game_stats(&cached, "plinko").await)["bets"], 2);
+    cached.running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,6 +528,10 @@ fn stats_rows(db: &std::path::Path) -> Vec<Vec<i64>> {
          FROM player_stats ORDER BY player_id, currency, game",
         "SELECT bets, wins, losses, pushes, wagered, paid_out, hour
          FROM game_stats_hourly ORDER BY game, hour, currency",
+        "SELECT current_win_streak, longest_win_streak, IFNULL(best_amount, -1),
+                IFNULL(best_nonce, -1), last_seed_pair_id, last_nonce,
+                length(player_id || currency || game)
+         FROM player_win_records ORDER BY player_id, currency, game",
     ] {
         let mut s = c.prepare(q).unwrap();
         let found = s
@@ -460,7 +594,8 @@ async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
 
     // Lose the projection (as a bad deploy might), then rebuild it.
     let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("DELETE FROM player_stats WHERE game = 'plinko'; UPDATE game_stats_hourly SET bets = bets + 7;")
+    c.execute_batch("DELETE FROM player_stats WHERE game = 'plinko'; UPDATE game_stats_hourly SET bets = bets + 7;
+                     DELETE FROM player_win_records WHERE game = ''; UPDATE player_win_records SET longest_win_streak = 99;")
         .unwrap();
     drop(c);
     assert_ne!(stats_rows(&db), live);
