@@ -16,6 +16,7 @@ pub struct ApiConfig {
     pub games: crate::catalog::GamesConfig,
     /// Mission rules (`[[missions]]`); admin rules of the same id override them.
     pub missions: Vec<croupier_core::missions::MissionRule>,
+    pub recommendations: crate::recommendations::RecommendationsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +84,7 @@ impl Default for ApiConfig {
             http: HttpConfig::default(),
             games: Default::default(),
             missions: vec![croupier_core::missions::MissionRule::default_win_5()],
+            recommendations: Default::default(),
         }
     }
 }
@@ -145,6 +147,7 @@ impl ApiConfig {
 
     /// Checks what serde cannot; the error names the offending key.
     pub fn validate(&self) -> Result<(), String> {
+        self.recommendations.validate()?;
         if self.currencies.is_empty() {
             return Err("currencies: at least one currency must be configured".into());
         }

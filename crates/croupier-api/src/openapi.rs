@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         routes::stats::me,
         routes::missions::me, routes::missions::list, routes::missions::put, routes::missions::delete,
         routes::dead_letters::list, routes::dead_letters::redrive,
+        routes::recommendations::me,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),

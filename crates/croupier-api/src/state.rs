@@ -22,6 +22,8 @@ pub struct AppState {
     /// Re-drives dead letters (`POST /v1/admin/dead-letters/{id}/redrive`);
     /// `None`: 503.
     pub redriver: Option<Arc<dyn croupier_core::dead_letters::Redriver>>,
+    /// The recommendations' global model, cached.
+    pub recommendations: Arc<crate::recommendations::ModelCache>,
 }
 
 impl AppState {
@@ -31,6 +33,9 @@ impl AppState {
             std::time::Duration::from_secs(config.auth.session_cache_secs.max(1)),
         );
         let catalog = Arc::new(Catalog::new(config.games.clone()));
+        let recommendations = Arc::new(crate::recommendations::ModelCache::new(
+            config.recommendations.clone(),
+        ));
         Self {
             catalog,
             store,
@@ -40,6 +45,7 @@ impl AppState {
             limiter,
             draining: Arc::new(AtomicBool::new(false)),
             redriver: None,
+            recommendations,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod missions;
 pub mod money;
 pub mod ports;
 pub mod ratelimit;
+pub mod recommendations;
 pub mod revocation;
 pub mod types;
 

@@ -18,6 +18,7 @@
 
 mod consumer;
 mod inprocess;
+pub mod recommendations;
 pub mod jetstream;
 pub mod missions;
 mod relay;
@@ -31,6 +32,7 @@ pub use consumer::{
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
+pub use recommendations::RecommendationsConsumer;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};
 pub use replay::{replay, ReplayReport};
 pub use stats::StatsConsumer;

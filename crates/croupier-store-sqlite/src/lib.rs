@@ -11,6 +11,7 @@ mod ledger;
 mod migrate;
 mod missions;
 mod players;
+mod recommendations;
 mod readers;
 mod writer;
 

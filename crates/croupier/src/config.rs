@@ -53,6 +53,7 @@ pub struct Config {
     pub missions: Vec<croupier_core::missions::MissionRule>,
     pub events: EventsConfig,
     pub nats: NatsConfig,
+    pub recommendations: croupier_api::recommendations::RecommendationsConfig,
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -303,6 +304,7 @@ impl Default for Config {
             missions: api.missions,
             events: EventsConfig::default(),
             nats: NatsConfig::default(),
+            recommendations: api.recommendations,
         }
     }
 }
@@ -473,6 +475,7 @@ impl Config {
             http: self.http.clone(),
             games: self.games.clone(),
             missions: self.missions.clone(),
+            recommendations: self.recommendations.clone(),
         }
     }
 
