@@ -117,8 +117,9 @@ async fn migrations_are_idempotent() {
     admin.close().await;
     first.expect("first migration");
     second.expect("second migration is a no-op");
-    // 21 tables (4 of missions, dead_letters) and sqlx's migration log, all in the test schema.
-    assert_eq!(tables, 22);
+    // 25 tables (4 of missions, dead_letters, 4 of recommendations) and sqlx's
+    // migration log, all in the test schema.
+    assert_eq!(tables, 26);
 }
 
 /// Beyond the suite: one player's bets, adjustments, claims and rotations

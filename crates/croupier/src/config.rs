@@ -670,6 +670,12 @@ mod tests {
         let mut cfg = Config::default();
         cfg.nats.duplicate_window_secs = cfg.events.lease_secs;
         assert!(cfg.validate().is_err());
+        let mut cfg = Config::default();
+        cfg.recommendations.window_days = 0;
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .starts_with("recommendations.window_days"));
     }
 
     #[test]
