@@ -322,7 +322,9 @@ mod tests {
             .collect()
     }
 
-    const CATALOG: &[&str] = &["dice", "limbo", "roulette", "flip", "plinko", "keno", "mines"];
+    const CATALOG: &[&str] = &[
+        "dice", "limbo", "roulette", "flip", "plinko", "keno", "mines",
+    ];
 
     #[test]
     fn new_pairs_are_the_same_in_any_order() {
@@ -422,7 +424,9 @@ mod tests {
         let m = Model::build(&RecommendationData::default(), Utc::now(), 72);
         let r = m.recommend(CATALOG, &[], 10);
         assert_eq!(r.len(), 7);
-        assert!(r.iter().all(|x| x.reason == Reason::ColdStart && x.score == 0.0));
+        assert!(r
+            .iter()
+            .all(|x| x.reason == Reason::ColdStart && x.score == 0.0));
         let games: Vec<_> = r.iter().map(|x| x.game.as_str()).collect();
         assert_eq!(games, CATALOG);
 

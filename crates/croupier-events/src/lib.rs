@@ -18,9 +18,9 @@
 
 mod consumer;
 mod inprocess;
-pub mod recommendations;
 pub mod jetstream;
 pub mod missions;
+pub mod recommendations;
 mod relay;
 mod replay;
 pub mod stats;

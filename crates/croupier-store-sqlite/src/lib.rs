@@ -11,8 +11,8 @@ mod ledger;
 mod migrate;
 mod missions;
 mod players;
-mod recommendations;
 mod readers;
+mod recommendations;
 mod writer;
 
 use async_trait::async_trait;

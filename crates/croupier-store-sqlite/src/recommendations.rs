@@ -114,8 +114,7 @@ impl RecommendationStore for SqliteStore {
                         })
                     })
                     .map_err(internal)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(internal)
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(internal)
             })
             .await
     }

@@ -47,7 +47,9 @@ fn expected(events: &[SettledBetEvent], since: i64) -> RecommendationData {
         sets.entry(e.bet.player_id)
             .or_default()
             .insert(e.bet.game.clone());
-        *daily.entry((day_bucket(e.at), e.bet.game.clone())).or_default() += 1;
+        *daily
+            .entry((day_bucket(e.at), e.bet.game.clone()))
+            .or_default() += 1;
     }
     let mut players: BTreeMap<String, i64> = BTreeMap::new();
     let mut pairs: BTreeMap<(String, String), i64> = BTreeMap::new();
@@ -130,11 +132,17 @@ pub async fn recommendations_apply_each_event_once_per_consumer(store: Arc<dyn S
     let data = store.recommendation_data(since).await.unwrap();
     assert_eq!(data, expected(&all, day_bucket(since)));
     assert_eq!(data.co_play, vec![("dice".into(), "keno".into(), 1)]);
-    assert_eq!(data.game_players, vec![("dice".into(), 2), ("keno".into(), 1)]);
+    assert_eq!(
+        data.game_players,
+        vec![("dice".into(), 2), ("keno".into(), 1)]
+    );
     // Only days from the one holding `since`.
     let today = store.recommendation_data(t).await.unwrap();
     assert_eq!(today.daily_bets, expected(&all, day_bucket(t)).daily_bets);
-    assert!(today.daily_bets.iter().all(|(_, day, _)| *day == day_bucket(t)));
+    assert!(today
+        .daily_bets
+        .iter()
+        .all(|(_, day, _)| *day == day_bucket(t)));
 
     // Reset empties the projection and this consumer's inbox only.
     assert_eq!(store.reset_recommendations(CONSUMER).await.unwrap(), 4);
@@ -144,7 +152,10 @@ pub async fn recommendations_apply_each_event_once_per_consumer(store: Arc<dyn S
     );
     assert!(store.played_games(a.id).await.unwrap().is_empty());
     assert_eq!(
-        store.apply_settled_bets("stats", &[e1.clone()], t).await.unwrap(),
+        store
+            .apply_settled_bets("stats", &[e1.clone()], t)
+            .await
+            .unwrap(),
         0
     );
     // A replay after the reset rebuilds the same projection.

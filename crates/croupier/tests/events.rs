@@ -511,7 +511,10 @@ async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
 
     // The recommendations projection rebuilds the same way.
     let recs = rec_rows(&db);
-    assert!(recs.contains(&"co_play dice plinko 2".to_owned()), "{recs:?}");
+    assert!(
+        recs.contains(&"co_play dice plinko 2".to_owned()),
+        "{recs:?}"
+    );
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute_batch("DELETE FROM rec_co_play; UPDATE rec_game_daily SET bets = bets + 3;")
         .unwrap();
@@ -575,7 +578,13 @@ async fn bet_on(app: &TestApp, token: &str, game: &str) {
 async fn funded_player(app: &TestApp, name: &str) -> String {
     let (_, token) = app.player(name).await;
     let r = app
-        .call(Method::POST, "/v1/wallets/CHIP/claims", Some(&token), None, None)
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     token
@@ -601,7 +610,10 @@ async fn recommendations_go_from_cold_start_to_co_play_over_http() {
     let games = r.body["games"].as_array().unwrap();
     // Every enabled game but mines, in catalog order, all cold_start.
     let names: Vec<&str> = games.iter().map(|g| g["game"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dice", "limbo", "roulette", "flip", "plinko", "keno"]);
+    assert_eq!(
+        names,
+        ["dice", "limbo", "roulette", "flip", "plinko", "keno"]
+    );
     assert!(games
         .iter()
         .all(|g| g["reason"] == "cold_start" && g["because"] == json!([])));
@@ -640,7 +652,10 @@ async fn recommendations_go_from_cold_start_to_co_play_over_http() {
     let r = app.get("/v1/me/recommendations?limit=20", &c).await;
     let games = r.body["games"].as_array().unwrap();
     let names: Vec<&str> = games.iter().map(|g| g["game"].as_str().unwrap()).collect();
-    assert_eq!(names, ["keno", "limbo", "roulette", "flip", "plinko", "dice"]);
+    assert_eq!(
+        names,
+        ["keno", "limbo", "roulette", "flip", "plinko", "dice"]
+    );
     assert!(games[1..5].iter().all(|g| g["reason"] == "cold_start"));
     assert_eq!(games[5]["reason"], "popular", "{games:?}");
     assert_eq!(games[5]["score"], 1.0, "{games:?}");

@@ -90,7 +90,11 @@ pub async fn me(
         .map(|g| g.as_str())
         .collect();
     let games = model.recommend(&enabled, &played, limit);
-    let kind = if played.is_empty() { "cold_start" } else { "personal" };
+    let kind = if played.is_empty() {
+        "cold_start"
+    } else {
+        "personal"
+    };
     metrics::counter!("croupier_recommendations_served_total", "kind" => kind).increment(1);
     Ok(Json(Recommendations {
         games: games.into_iter().map(item).collect(),
