@@ -153,7 +153,7 @@ pub async fn recommendations_apply_each_event_once_per_consumer(store: Arc<dyn S
     assert!(store.played_games(a.id).await.unwrap().is_empty());
     assert_eq!(
         store
-            .apply_settled_bets("stats", &[e1.clone()], t)
+            .apply_settled_bets("stats", std::slice::from_ref(&e1), t)
             .await
             .unwrap(),
         0
