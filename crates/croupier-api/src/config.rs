@@ -18,6 +18,7 @@ pub struct ApiConfig {
     pub missions: Vec<croupier_core::missions::MissionRule>,
     /// Live-notification sockets (`GET /v1/ws`).
     pub ws: crate::ws::WsConfig,
+    pub recommendations: crate::recommendations::RecommendationsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,7 @@ impl Default for ApiConfig {
             games: Default::default(),
             missions: vec![croupier_core::missions::MissionRule::default_win_5()],
             ws: Default::default(),
+            recommendations: Default::default(),
         }
     }
 }
@@ -151,6 +153,7 @@ impl ApiConfig {
 
     /// Checks what serde cannot; the error names the offending key.
     pub fn validate(&self) -> Result<(), String> {
+        self.recommendations.validate()?;
         if self.currencies.is_empty() {
             return Err("currencies: at least one currency must be configured".into());
         }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod recommendations;
 pub mod routes;
 pub mod state;
 pub mod trace_context;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(routes::auth::me))
         .route("/v1/me/stats", get(routes::stats::me))
         .route("/v1/me/missions", get(routes::missions::me))
+        .route("/v1/me/recommendations", get(routes::recommendations::me))
         .route("/v1/admin/missions", get(routes::missions::list))
         .route(
             "/v1/admin/missions/{id}",

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         routes::missions::me, routes::missions::list, routes::missions::put, routes::missions::delete,
         routes::dead_letters::list, routes::dead_letters::redrive,
         crate::ws::connect,
+        routes::recommendations::me,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),

@@ -26,6 +26,8 @@ pub struct AppState {
     pub hub: Arc<crate::ws::Hub>,
     /// `GET /v1/games/{game}/stats` answers, kept `http.game_stats_cache_secs`.
     pub game_stats_cache: crate::routes::stats::GameStatsCache,
+    /// The recommendations' global model, cached.
+    pub recommendations: Arc<crate::recommendations::ModelCache>,
 }
 
 impl AppState {
@@ -36,6 +38,9 @@ impl AppState {
         );
         let catalog = Arc::new(Catalog::new(config.games.clone()));
         let hub = Arc::new(crate::ws::Hub::new(&config.ws));
+        let recommendations = Arc::new(crate::recommendations::ModelCache::new(
+            config.recommendations.clone(),
+        ));
         Self {
             catalog,
             store,
@@ -47,6 +52,7 @@ impl AppState {
             redriver: None,
             hub,
             game_stats_cache: Default::default(),
+            recommendations,
         }
     }
 

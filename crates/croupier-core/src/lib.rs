@@ -14,6 +14,7 @@ pub mod money;
 pub mod notify;
 pub mod ports;
 pub mod ratelimit;
+pub mod recommendations;
 pub mod revocation;
 pub mod trace;
 pub mod types;

@@ -10,6 +10,7 @@ use crate::events::*;
 use crate::games::*;
 use crate::missions::{MissionProgress, MissionRule};
 use crate::money::CurrencyCode;
+use crate::recommendations::{PlayedGame, RecommendationData};
 use crate::types::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -191,6 +192,34 @@ pub trait MissionStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Play histories and co-play counts for recommendations, maintained by the
+/// `recommendations` consumer. Its writes are inbox-guarded like the
+/// statistics', and concurrent handlers serialise per player, so co-play
+/// counts are exact under any delivery order.
+#[async_trait]
+pub trait RecommendationStore: Send + Sync {
+    /// Applies settled bets in one transaction, recording each event id in
+    /// `consumer`'s inbox (events already there are skipped): per (player,
+    /// game) bets and last play; on a player's first bet in a game, +1 to
+    /// that game's players and to its co-play count with every game the
+    /// player played before; +1 bet to the game's day. Returns how many
+    /// events were applied.
+    async fn apply_recommendation_bets(
+        &self,
+        consumer: &str,
+        bets: &[SettledBetEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// The games a player has played, by game.
+    async fn played_games(&self, player_id: PlayerId) -> StoreResult<Vec<PlayedGame>>;
+    /// The platform-wide counts; bets per day from the day holding `since`.
+    async fn recommendation_data(&self, since: DateTime<Utc>) -> StoreResult<RecommendationData>;
+    /// In one transaction, forgets every event `consumer` handled and empties
+    /// the recommendation tables, for a rebuild by replay. Returns the inbox
+    /// rows removed.
+    async fn reset_recommendations(&self, consumer: &str) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait GameStore: Send + Sync {
     /// The player's active seed pair, created from `fresh` if there is none.
@@ -255,6 +284,7 @@ pub trait Store:
     + GameStore
     + StatsStore
     + MissionStore
+    + RecommendationStore
     + crate::dead_letters::DeadLetterStore
     + crate::dead_letters::ReplayStore
 {

@@ -18,6 +18,7 @@ mod games;
 mod ledger;
 mod missions;
 mod players;
+mod recommendations;
 mod replica;
 
 pub use batch::BetPathStats;

@@ -12,6 +12,7 @@ mod migrate;
 mod missions;
 mod players;
 mod readers;
+mod recommendations;
 mod writer;
 
 use async_trait::async_trait;

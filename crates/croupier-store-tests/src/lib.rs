@@ -13,10 +13,12 @@ mod catalog_checks;
 mod dead_letter_checks;
 mod event_checks;
 mod mission_checks;
+mod recommendation_checks;
 pub use catalog_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
 pub use mission_checks::*;
+pub use recommendation_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -56,6 +58,8 @@ checks!(
     blocked_players_lose_sessions_and_earn_nothing,
     dead_letters_are_kept_paged_and_removed,
     every_emitted_event_matches_its_schema,
+    recommendations_apply_each_event_once_per_consumer,
+    co_play_counts_are_exact_under_shuffled_duplicated_delivery,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -59,6 +59,7 @@ pub struct Config {
     pub nats: NatsConfig,
     /// Live-notification sockets (`GET /v1/ws`).
     pub ws: croupier_api::ws::WsConfig,
+    pub recommendations: croupier_api::recommendations::RecommendationsConfig,
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -311,6 +312,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             nats: NatsConfig::default(),
             ws: api.ws,
+            recommendations: api.recommendations,
         }
     }
 }
@@ -487,6 +489,7 @@ impl Config {
             games: self.games.clone(),
             missions: self.missions.clone(),
             ws: self.ws.clone(),
+            recommendations: self.recommendations.clone(),
         }
     }
 
@@ -681,6 +684,12 @@ mod tests {
         let mut cfg = Config::default();
         cfg.nats.duplicate_window_secs = cfg.events.lease_secs;
         assert!(cfg.validate().is_err());
+        let mut cfg = Config::default();
+        cfg.recommendations.window_days = 0;
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .starts_with("recommendations.window_days"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn consumers(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>>
     vec![
         Arc::new(StatsConsumer::new(store.clone())),
         Arc::new(MissionsConsumer::new(store.clone(), cfg.missions.clone())),
+        Arc::new(croupier_events::RecommendationsConsumer::new(store.clone())),
     ]
 }
 

@@ -307,13 +307,14 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             };
             let mut cleared = 0;
             if reset {
-                if c.name() != croupier_events::StatsConsumer::NAME {
-                    anyhow::bail!("--reset: not supported for consumer {consumer:?}");
+                cleared = match c.name() {
+                    croupier_events::StatsConsumer::NAME => store.reset_stats(c.name()).await,
+                    croupier_events::RecommendationsConsumer::NAME => {
+                        store.reset_recommendations(c.name()).await
+                    }
+                    _ => anyhow::bail!("--reset: not supported for consumer {consumer:?}"),
                 }
-                cleared = store
-                    .reset_stats(c.name())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             let report =
                 croupier_events::replay(&*store, &*store, c.as_ref(), from, cfg.events.batch)

@@ -643,6 +643,170 @@ async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
         dir,
     ]);
     assert!(!ok && err.contains("--consumer"), "{err}");
+
+    // The recommendations projection rebuilds the same way.
+    let recs = rec_rows(&db);
+    assert!(
+        recs.contains(&"co_play dice plinko 2".to_owned()),
+        "{recs:?}"
+    );
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("DELETE FROM rec_co_play; UPDATE rec_game_daily SET bets = bets + 3;")
+        .unwrap();
+    drop(c);
+    assert_ne!(rec_rows(&db), recs);
+    let (ok, out, err) = croupier_cli(&[
+        "events",
+        "replay",
+        "--consumer",
+        "recommendations",
+        "--from",
+        "0",
+        "--reset",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out["inbox_cleared"], 14, "{out}");
+    assert_eq!(rec_rows(&db), recs, "rebuilt equal to the live projection");
+}
+
+fn rec_rows(db: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut rows = Vec::new();
+    for q in [
+        "SELECT 'player ' || game || ' ' || bets || ' ' || last_played FROM rec_player_games
+         ORDER BY player_id, game",
+        "SELECT 'players ' || game || ' ' || players FROM rec_game_players ORDER BY game",
+        "SELECT 'co_play ' || game_a || ' ' || game_b || ' ' || players FROM rec_co_play
+         ORDER BY game_a, game_b",
+        "SELECT 'daily ' || day || ' ' || game || ' ' || bets FROM rec_game_daily ORDER BY day, game",
+    ] {
+        let mut s = c.prepare(q).unwrap();
+        let found = s
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<Vec<String>, _>>()
+            .unwrap();
+        rows.extend(found);
+    }
+    rows
+}
+
+/// Places one `game` bet for `token` (funded by a claim on its first call).
+async fn bet_on(app: &TestApp, token: &str, game: &str) {
+    let params = match game {
+        "dice" => json!({ "target": 50.5, "direction": "over" }),
+        "keno" => json!({ "picks": [2, 40], "risk": "low" }),
+        other => panic!("no params for {other}"),
+    };
+    let r = app
+        .post(
+            &format!("/v1/games/{game}/bets"),
+            Some(token),
+            json!({ "currency": "CHIP", "stake": 10, "params": params }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+async fn funded_player(app: &TestApp, name: &str) -> String {
+    let (_, token) = app.player(name).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_go_from_cold_start_to_co_play_over_http() {
+    let app = spawn_with(|c| {
+        // Read the model on every request: no waiting out the cache here.
+        c.recommendations.cache_secs = 0;
+        c.games.overrides.insert(
+            "mines".into(),
+            croupier_api::catalog::GameOverrideConfig {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (_, newcomer) = app.player("rec-new").await;
+    let r = app.get("/v1/me/recommendations", &newcomer).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let games = r.body["games"].as_array().unwrap();
+    // Every enabled game but mines, in catalog order, all cold_start.
+    let names: Vec<&str> = games.iter().map(|g| g["game"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["dice", "limbo", "roulette", "flip", "plinko", "keno"]
+    );
+    assert!(games
+        .iter()
+        .all(|g| g["reason"] == "cold_start" && g["because"] == json!([])));
+
+    // A and B play dice and keno, C plays dice: C is recommended keno.
+    let (a, b, c) = (
+        funded_player(&app, "rec-a").await,
+        funded_player(&app, "rec-b").await,
+        funded_player(&app, "rec-c").await,
+    );
+    for t in [&a, &b] {
+        bet_on(&app, t, "dice").await;
+        bet_on(&app, t, "keno").await;
+    }
+    bet_on(&app, &c, "dice").await;
+    bet_on(&app, &c, "dice").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let top = loop {
+        let r = app.get("/v1/me/recommendations?limit=3", &c).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let top = r.body["games"][0].clone();
+        if top["reason"] == "co_play" || tokio::time::Instant::now() >= deadline {
+            assert_eq!(r.body["games"].as_array().unwrap().len(), 3);
+            break top;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(top["game"], "keno", "{top}");
+    assert_eq!(top["reason"], "co_play", "{top}");
+    assert_eq!(top["because"], json!(["dice"]), "{top}");
+    // co(dice, keno) = 2, players(dice) = 3, players(keno) = 2.
+    let score = top["score"].as_f64().unwrap();
+    assert!((score - 2.0 / 6f64.sqrt()).abs() < 1e-3, "{top}");
+    // Unplayed games without any bets yet follow in catalog order; the
+    // played dice comes last (popular: it has bets, no co-play partner of C's).
+    let r = app.get("/v1/me/recommendations?limit=20", &c).await;
+    let games = r.body["games"].as_array().unwrap();
+    let names: Vec<&str> = games.iter().map(|g| g["game"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["keno", "limbo", "roulette", "flip", "plinko", "dice"]
+    );
+    assert!(games[1..5].iter().all(|g| g["reason"] == "cold_start"));
+    assert_eq!(games[5]["reason"], "popular", "{games:?}");
+    assert_eq!(games[5]["score"], 1.0, "{games:?}");
+    assert!(games.iter().all(|g| g["game"] != "mines"));
+
+    for bad in ["0", "21", "ten", "-1"] {
+        let r = app
+            .get(&format!("/v1/me/recommendations?limit={bad}"), &c)
+            .await;
+        assert_problem(&r, 422, "invalid_limit");
+        assert_eq!(r.body["field"], "limit", "{:?}", r.body);
+    }
+    let r = app
+        .call(Method::GET, "/v1/me/recommendations", None, None, None)
+        .await;
+    assert_problem(&r, 401, "unauthorized");
 }
 
 // --- Live notifications over WebSocket (GET /v1/ws) ---

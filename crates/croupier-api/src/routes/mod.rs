@@ -7,5 +7,6 @@ pub mod games;
 pub mod health;
 pub mod mines;
 pub mod missions;
+pub mod recommendations;
 pub mod stats;
 pub mod wallets;
