@@ -249,6 +249,7 @@ pub trait Store:
     + MissionStore
     + crate::dead_letters::DeadLetterStore
     + crate::dead_letters::ReplayStore
+    + crate::export::ExportStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_events.sql"),
     include_str!("../migrations/0005_missions.sql"),
     include_str!("../migrations/0006_dead_letters.sql"),
+    include_str!("../migrations/0009_export.sql"),
 ];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -12,10 +12,12 @@ use std::sync::Arc;
 mod catalog_checks;
 mod dead_letter_checks;
 mod event_checks;
+mod export_checks;
 mod mission_checks;
 pub use catalog_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
+pub use export_checks::*;
 pub use mission_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -54,6 +56,7 @@ checks!(
     mission_rules_are_stored_replaced_and_deleted,
     dead_letters_are_kept_paged_and_removed,
     every_emitted_event_matches_its_schema,
+    export_records_files_once_per_event,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.
