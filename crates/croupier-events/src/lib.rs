@@ -17,6 +17,7 @@
 //! acknowledges only after that commit.
 
 mod consumer;
+pub mod export;
 mod inprocess;
 pub mod jetstream;
 pub mod missions;
@@ -28,6 +29,7 @@ pub use consumer::{
     redrive, Consumer, ConsumerError, ConsumerRedriver, DeadLetters, LogDeadLetters,
     StoreDeadLetters,
 };
+pub use export::{ExportConsumer, ExportOptions};
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;

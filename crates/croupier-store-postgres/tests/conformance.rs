@@ -117,8 +117,8 @@ async fn migrations_are_idempotent() {
     admin.close().await;
     first.expect("first migration");
     second.expect("second migration is a no-op");
-    // 21 tables (4 of missions, dead_letters) and sqlx's migration log, all in the test schema.
-    assert_eq!(tables, 22);
+    // 22 tables (4 of missions, dead_letters, export_files) and sqlx's migration log, all in the test schema.
+    assert_eq!(tables, 23);
 }
 
 /// Beyond the suite: one player's bets, adjustments, claims and rotations
