@@ -70,12 +70,18 @@ impl ExportOptions {
                 }
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
                 if let Some(ep) = s3_endpoint {
-                    b = b.with_endpoint(ep).with_allow_http(ep.starts_with("http://"));
+                    b = b
+                        .with_endpoint(ep)
+                        .with_allow_http(ep.starts_with("http://"));
                 }
                 let store = b.build().map_err(|e| e.to_string())?;
                 let prefix = Path::parse(prefix).map_err(|e| e.to_string())?;
                 let base = format!("s3://{bucket}/{prefix}");
-                (Arc::new(store), prefix, base.trim_end_matches('/').to_owned())
+                (
+                    Arc::new(store),
+                    prefix,
+                    base.trim_end_matches('/').to_owned(),
+                )
             } else {
                 if url.contains("://") && !url.starts_with("file://") {
                     return Err("must be s3://bucket/prefix, file:///dir or a directory".into());
@@ -186,8 +192,16 @@ impl ExportConsumer {
             dt,
             rows: events.len() as u64,
             bytes,
-            min_created_at: events.iter().map(|e| e.created_at).min().expect("non-empty"),
-            max_created_at: events.iter().map(|e| e.created_at).max().expect("non-empty"),
+            min_created_at: events
+                .iter()
+                .map(|e| e.created_at)
+                .min()
+                .expect("non-empty"),
+            max_created_at: events
+                .iter()
+                .map(|e| e.created_at)
+                .max()
+                .expect("non-empty"),
             exported_at: croupier_core::now(),
         })
     }

@@ -29,8 +29,8 @@ pub use consumer::{
     redrive, Consumer, ConsumerError, ConsumerRedriver, DeadLetters, LogDeadLetters,
     StoreDeadLetters,
 };
-pub use export::{ExportConsumer, ExportOptions};
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
+pub use export::{ExportConsumer, ExportOptions};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
 pub use relay::{Bus, Relay, RelayOptions, RelayStep};

@@ -16,7 +16,10 @@ async fn export_commit_tx(
     files: &[(ExportFile, Vec<Uuid>)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let ids: Vec<Uuid> = files.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+    let ids: Vec<Uuid> = files
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
     let fresh = inbox_insert(&mut *c, consumer, &ids, now).await?;
     if fresh.len() != ids.len() {
         // Rolled back by the caller: all or nothing.
@@ -65,7 +68,11 @@ impl ExportStore for PostgresStore {
         .await
         .map_err(db)?;
         let seen: std::collections::HashSet<Uuid> = seen.into_iter().collect();
-        Ok(ids.iter().copied().filter(|id| !seen.contains(id)).collect())
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| !seen.contains(id))
+            .collect())
     }
 
     async fn export_commit(

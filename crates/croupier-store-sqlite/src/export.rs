@@ -59,9 +59,7 @@ impl ExportStore for SqliteStore {
                     }
                     for id in file_ids {
                         if !ids.insert(*id)
-                            || seen
-                                .exists((&consumer, id.to_string()))
-                                .map_err(internal)?
+                            || seen.exists((&consumer, id.to_string())).map_err(internal)?
                         {
                             return Err(StoreError::Conflict(format!(
                                 "event {id} already exported"
@@ -143,4 +141,3 @@ impl ExportStore for SqliteStore {
             .await
     }
 }
-

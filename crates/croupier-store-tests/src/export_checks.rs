@@ -28,8 +28,18 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
     let d2 = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
     assert_eq!(store.export_unseen("export", &ids).await.unwrap(), ids);
-    let a = file("events/event_type=bet.settled/dt=2026-11-22/part-a", "bet.settled", d2, 2);
-    let b = file("events/event_type=bet.settled/dt=2026-11-21/part-b", "bet.settled", d1, 1);
+    let a = file(
+        "events/event_type=bet.settled/dt=2026-11-22/part-a",
+        "bet.settled",
+        d2,
+        2,
+    );
+    let b = file(
+        "events/event_type=bet.settled/dt=2026-11-21/part-b",
+        "bet.settled",
+        d1,
+        1,
+    );
     store
         .export_commit(
             "export",
@@ -59,7 +69,12 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
         .is_empty());
 
     // A commit holding an event already exported records nothing at all.
-    let c = file("events/event_type=bet.settled/dt=2026-11-22/part-c", "bet.settled", d2, 2);
+    let c = file(
+        "events/event_type=bet.settled/dt=2026-11-22/part-c",
+        "bet.settled",
+        d2,
+        2,
+    );
     let err = store
         .export_commit("export", &[(c.clone(), vec![ids[3], ids[1]])], now())
         .await
@@ -75,14 +90,30 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(store.export_unseen("export", &ids[3..]).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .export_unseen("export", &ids[3..])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
-    let c2 = file("events/event_type=bet.settled/dt=2026-11-22/part-0", "bet.settled", d2, 2);
+    let c2 = file(
+        "events/event_type=bet.settled/dt=2026-11-22/part-0",
+        "bet.settled",
+        d2,
+        2,
+    );
     store
         .export_commit("export", &[(c2.clone(), ids[3..].to_vec())], now())
         .await
         .unwrap();
-    assert!(store.export_unseen("export", &ids).await.unwrap().is_empty());
+    assert!(store
+        .export_unseen("export", &ids)
+        .await
+        .unwrap()
+        .is_empty());
     // By path, and limited.
     assert_eq!(
         store.export_files("bet.settled", d2, 100).await.unwrap(),

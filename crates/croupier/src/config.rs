@@ -769,22 +769,36 @@ mod tests {
             f(&mut cfg.export);
             cfg
         };
-        assert!(with(|x| x.enabled = false).export_options().unwrap().is_none());
+        assert!(with(|x| x.enabled = false)
+            .export_options()
+            .unwrap()
+            .is_none());
         let scaled = Config {
             nats_url: Some("nats://127.0.0.1:4222".into()),
             ..Config::default()
         };
         assert!(scaled.export_options().unwrap().is_none());
         for (cfg, key) in [
-            (with(|x| x.max_rows_per_file = 0), "export.max_rows_per_file"),
-            (with(|x| x.manifest_max_files = 0), "export.manifest_max_files"),
+            (
+                with(|x| x.max_rows_per_file = 0),
+                "export.max_rows_per_file",
+            ),
+            (
+                with(|x| x.manifest_max_files = 0),
+                "export.manifest_max_files",
+            ),
             (with(|x| x.url = Some("gs://b/p".into())), "export.url"),
-            (with(|x| x.s3_endpoint = Some("minio:9000".into())), "export.s3_endpoint"),
+            (
+                with(|x| x.s3_endpoint = Some("minio:9000".into())),
+                "export.s3_endpoint",
+            ),
         ] {
             let e = cfg.validate().unwrap_err();
             assert!(e.starts_with(key), "{e}");
         }
-        assert!(with(|x| x.url = Some("s3://bucket/p".into())).validate().is_ok());
+        assert!(with(|x| x.url = Some("s3://bucket/p".into()))
+            .validate()
+            .is_ok());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use anyhow::Context;
 use croupier_core::ports::Store;
 use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
 use croupier_events::{
-    Bus, CancellationToken, Consumer, ExportConsumer, InProcessBus, MissionsConsumer, Relay, StatsConsumer,
-    StoreDeadLetters,
+    Bus, CancellationToken, Consumer, ExportConsumer, InProcessBus, MissionsConsumer, Relay,
+    StatsConsumer, StoreDeadLetters,
 };
 use std::sync::Arc;
 use std::time::Duration;

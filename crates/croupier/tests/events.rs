@@ -512,9 +512,7 @@ async fn events_replay_rebuilds_stats_equal_to_the_live_projection() {
 
 /// The export directory's data files (path relative to `root` → lines) and
 /// manifests (path → JSON).
-fn read_export(
-    root: &std::path::Path,
-) -> (BTreeMap<String, Vec<Value>>, BTreeMap<String, Value>) {
+fn read_export(root: &std::path::Path) -> (BTreeMap<String, Vec<Value>>, BTreeMap<String, Value>) {
     use std::io::Read;
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten() {
@@ -554,7 +552,6 @@ fn read_export(
 
 #[tokio::test]
 async fn events_are_exported_once_to_partitioned_files_listed_by_manifests() {
-    use croupier_events::Consumer;
     let app = spawn().await;
     let (token, expected) = play(&app, "exported", 8).await;
     assert_eq!(stats_reach(&app, &token, &expected).await, expected);
@@ -577,9 +574,7 @@ async fn events_are_exported_once_to_partitioned_files_listed_by_manifests() {
             .map(|m| m["entries"].as_array().unwrap().len())
             .sum();
         let rows: usize = files.values().map(Vec::len).sum();
-        if (rows >= want.len() && listed == files.len())
-            || tokio::time::Instant::now() > deadline
-        {
+        if (rows >= want.len() && listed == files.len()) || tokio::time::Instant::now() > deadline {
             break (files, manifests);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
