@@ -7,6 +7,7 @@
 pub mod dead_letters;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod games;
 pub mod ledger;
 pub mod missions;

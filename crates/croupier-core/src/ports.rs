@@ -287,6 +287,7 @@ pub trait Store:
     + RecommendationStore
     + crate::dead_letters::DeadLetterStore
     + crate::dead_letters::ReplayStore
+    + crate::export::ExportStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

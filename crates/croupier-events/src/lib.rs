@@ -17,6 +17,7 @@
 //! acknowledges only after that commit.
 
 mod consumer;
+pub mod export;
 mod inprocess;
 pub mod jetstream;
 pub mod missions;
@@ -31,6 +32,7 @@ pub use consumer::{
     StoreDeadLetters,
 };
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
+pub use export::{ExportConsumer, ExportOptions};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
 pub use notifications::NotificationsConsumer;

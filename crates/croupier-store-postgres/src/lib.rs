@@ -14,6 +14,7 @@
 mod batch;
 mod dead_letters;
 mod events;
+mod export;
 mod games;
 mod ledger;
 mod missions;

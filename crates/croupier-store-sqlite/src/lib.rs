@@ -6,6 +6,7 @@
 
 mod dead_letters;
 mod events;
+mod export;
 mod games;
 mod ledger;
 mod migrate;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_dead_letters.sql"),
     include_str!("../migrations/0007_win_records.sql"),
     include_str!("../migrations/0008_recommendations.sql"),
+    include_str!("../migrations/0009_export.sql"),
     include_str!("../migrations/0010_event_provenance.sql"),
     include_str!("../migrations/0011_player_blocks.sql"),
 ];

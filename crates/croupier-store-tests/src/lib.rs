@@ -12,11 +12,13 @@ use std::sync::Arc;
 mod catalog_checks;
 mod dead_letter_checks;
 mod event_checks;
+mod export_checks;
 mod mission_checks;
 mod recommendation_checks;
 pub use catalog_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
+pub use export_checks::*;
 pub use mission_checks::*;
 pub use recommendation_checks::*;
 
@@ -60,6 +62,7 @@ checks!(
     every_emitted_event_matches_its_schema,
     recommendations_apply_each_event_once_per_consumer,
     co_play_counts_are_exact_under_shuffled_duplicated_delivery,
+    export_records_files_once_per_event,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -60,6 +60,7 @@ pub struct Config {
     /// Live-notification sockets (`GET /v1/ws`).
     pub ws: croupier_api::ws::WsConfig,
     pub recommendations: croupier_api::recommendations::RecommendationsConfig,
+    pub export: ExportConfig,
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -182,6 +183,46 @@ impl Default for EventsConfig {
 }
 
 /// NATS JetStream, used when `nats_url` is set.
+/// The analytics export of events (docs/export.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    pub enabled: bool,
+    /// `s3://bucket/prefix`, `file:///dir` or a directory. Unset: `<data_dir>/export`,
+    /// on the in-process bus only (over JetStream workers need a shared place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Endpoint of an S3-compatible store (MinIO, …) for `s3://` URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// `gzip` or `none`.
+    pub compression: ExportCompression,
+    /// A partition's events in one batch are split into files of at most this many.
+    pub max_rows_per_file: u32,
+    /// Most files one partition's manifest lists.
+    pub manifest_max_files: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportCompression {
+    Gzip,
+    None,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            url: None,
+            s3_endpoint: None,
+            compression: ExportCompression::Gzip,
+            max_rows_per_file: 10_000,
+            manifest_max_files: 100_000,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NatsConfig {
@@ -313,6 +354,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             ws: api.ws,
             recommendations: api.recommendations,
+            export: ExportConfig::default(),
         }
     }
 }
@@ -407,6 +449,7 @@ impl Config {
             return Err("redis.key_prefix: at most 128 bytes".into());
         }
         self.validate_events()?;
+        self.validate_export()?;
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch: must be greater than 0".into());
         }
@@ -465,6 +508,43 @@ impl Config {
             max_deliver: self.events.max_attempts,
             batch: self.events.batch as usize,
         }
+    }
+
+    /// The export consumer's settings from `[export]`; `None` when it does
+    /// not run (disabled, or JetStream without `export.url`).
+    pub fn export_options(&self) -> Result<Option<croupier_events::ExportOptions>, String> {
+        let x = &self.export;
+        let url = match (&x.url, &self.nats_url) {
+            _ if !x.enabled => return Ok(None),
+            (Some(url), _) => url.clone(),
+            (None, None) => self.data_dir.join("export").to_string_lossy().into_owned(),
+            (None, Some(_)) => return Ok(None),
+        };
+        croupier_events::ExportOptions::open(
+            &url,
+            x.s3_endpoint.as_deref(),
+            x.compression == ExportCompression::Gzip,
+            x.max_rows_per_file as usize,
+            x.manifest_max_files,
+        )
+        .map(Some)
+        .map_err(|e| format!("export.url: {e}"))
+    }
+
+    fn validate_export(&self) -> Result<(), String> {
+        let x = &self.export;
+        if !(1..=1_000_000).contains(&x.max_rows_per_file) {
+            return Err("export.max_rows_per_file: must be 1-1000000".into());
+        }
+        if !(1..=1_000_000).contains(&x.manifest_max_files) {
+            return Err("export.manifest_max_files: must be 1-1000000".into());
+        }
+        if let Some(ep) = &x.s3_endpoint {
+            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+                return Err("export.s3_endpoint: must be an http:// or https:// URL".into());
+            }
+        }
+        self.export_options().map(|_| ())
     }
 
     /// The outbox relay's settings, from `[events]`.
@@ -700,6 +780,48 @@ mod tests {
             documented, real,
             "assets/default-config.toml drifted from Config::default()"
         );
+    }
+
+    #[test]
+    fn export_settings_are_checked() {
+        let cfg = Config::default();
+        let o = cfg.export_options().unwrap().expect("on by default");
+        assert!(o.base_url.ends_with("data/export"), "{}", o.base_url);
+        let with = |f: fn(&mut ExportConfig)| {
+            let mut cfg = Config::default();
+            f(&mut cfg.export);
+            cfg
+        };
+        assert!(with(|x| x.enabled = false)
+            .export_options()
+            .unwrap()
+            .is_none());
+        let scaled = Config {
+            nats_url: Some("nats://127.0.0.1:4222".into()),
+            ..Config::default()
+        };
+        assert!(scaled.export_options().unwrap().is_none());
+        for (cfg, key) in [
+            (
+                with(|x| x.max_rows_per_file = 0),
+                "export.max_rows_per_file",
+            ),
+            (
+                with(|x| x.manifest_max_files = 0),
+                "export.manifest_max_files",
+            ),
+            (with(|x| x.url = Some("gs://b/p".into())), "export.url"),
+            (
+                with(|x| x.s3_endpoint = Some("minio:9000".into())),
+                "export.s3_endpoint",
+            ),
+        ] {
+            let e = cfg.validate().unwrap_err();
+            assert!(e.starts_with(key), "{e}");
+        }
+        assert!(with(|x| x.url = Some("s3://bucket/p".into()))
+            .validate()
+            .is_ok());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use anyhow::Context;
 use croupier_core::ports::Store;
 use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
 use croupier_events::{
-    Bus, CancellationToken, Consumer, InProcessBus, MissionsConsumer, Relay, StatsConsumer,
-    StoreDeadLetters,
+    Bus, CancellationToken, Consumer, ExportConsumer, InProcessBus, MissionsConsumer, Relay,
+    StatsConsumer, StoreDeadLetters,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +21,24 @@ pub const DOMAINS: &[&str] = &[
 
 /// Every consumer this build runs.
 pub fn consumers(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
-    vec![
+    let mut all: Vec<Arc<dyn Consumer>> = vec![
         Arc::new(StatsConsumer::new(store.clone())),
         Arc::new(MissionsConsumer::new(store.clone(), cfg.missions.clone())),
         Arc::new(croupier_events::RecommendationsConsumer::new(store.clone())),
-    ]
+    ];
+    all.extend(export_consumer(cfg, store));
+    all
+}
+
+/// The analytics export, if it runs (validation has opened its options once).
+fn export_consumer(cfg: &Config, store: &Arc<dyn Store>) -> Option<Arc<dyn Consumer>> {
+    match cfg.export_options() {
+        Ok(opts) => opts.map(|o| Arc::new(ExportConsumer::new(store.clone(), o)) as _),
+        Err(e) => {
+            tracing::error!(error = %e, "export disabled");
+            None
+        }
+    }
 }
 
 /// The consumers a worker runs: [`consumers`], plus live notifications when

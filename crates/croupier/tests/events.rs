@@ -995,3 +995,122 @@ async fn ws_refuses_bad_tokens_non_upgrades_and_sockets_over_the_limit() {
         .await;
     assert_problem(&r, 429, "too_many_sockets");
 }
+
+/// The export directory's data files (path relative to `root` → lines) and
+/// manifests (path → JSON).
+fn read_export(root: &std::path::Path) -> (BTreeMap<String, Vec<Value>>, BTreeMap<String, Value>) {
+    use std::io::Read;
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut paths = vec![];
+    walk(root, &mut paths);
+    let (mut files, mut manifests) = (BTreeMap::new(), BTreeMap::new());
+    for p in paths {
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let raw = std::fs::read(&p).unwrap();
+        if rel.starts_with("manifests/") {
+            manifests.insert(rel, serde_json::from_slice(&raw).unwrap());
+        } else if rel.ends_with(".ndjson.gz") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            let lines = text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+                .collect();
+            files.insert(rel, lines);
+        } else if !rel.contains('#') {
+            // `#` marks object_store's staging files (renamed when complete).
+            panic!("unexpected object {rel}");
+        }
+    }
+    (files, manifests)
+}
+
+#[tokio::test]
+async fn events_are_exported_once_to_partitioned_files_listed_by_manifests() {
+    let app = spawn().await;
+    let (token, expected) = play(&app, "exported", 8).await;
+    assert_eq!(stats_reach(&app, &token, &expected).await, expected);
+    let store = app.running.state.store.clone();
+    let root = app.config.data_dir.join("export");
+    let events = store.outbox_after(0, 1000).await.unwrap();
+    let types: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(
+        types.len() >= 3,
+        "register, claim and bet all emit: {types:?}"
+    );
+    let want: std::collections::BTreeSet<String> =
+        events.iter().map(|e| e.event_id.to_string()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let (files, manifests) = loop {
+        let (files, manifests) = read_export(&root);
+        let listed: usize = manifests
+            .values()
+            .map(|m| m["entries"].as_array().unwrap().len())
+            .sum();
+        let rows: usize = files.values().map(Vec::len).sum();
+        if (rows >= want.len() && listed == files.len()) || tokio::time::Instant::now() > deadline {
+            break (files, manifests);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Every event exactly once, in the partition of its type and UTC day.
+    let mut got = vec![];
+    for (path, lines) in &files {
+        for l in lines {
+            let ty = l["event_type"].as_str().unwrap();
+            let at: chrono::DateTime<chrono::Utc> =
+                l["created_at"].as_str().unwrap().parse().unwrap();
+            let dir = format!("events/event_type={ty}/dt={}/part-", at.date_naive());
+            assert!(path.starts_with(&dir), "{path} holds a {ty} of {at}");
+            let e = events
+                .iter()
+                .find(|e| e.event_id.to_string() == l["event_id"])
+                .expect("an outbox event");
+            assert_eq!(l["position"], e.position);
+            assert_eq!(l["payload"], e.payload);
+            got.push(l["event_id"].as_str().unwrap().to_owned());
+        }
+    }
+    got.sort();
+    assert_eq!(got, want.iter().cloned().collect::<Vec<_>>());
+    // The manifests list exactly those files, with their sizes.
+    let mut listed = vec![];
+    for (path, m) in &manifests {
+        assert!(path.ends_with("/manifest.json"), "{path}");
+        for entry in m["entries"].as_array().unwrap() {
+            let url = entry["url"].as_str().unwrap();
+            let rel = url
+                .strip_prefix(&format!("{}/", root.display()))
+                .unwrap_or_else(|| panic!("{url} is under {}", root.display()));
+            assert_eq!(entry["mandatory"], true);
+            let len = std::fs::metadata(root.join(rel)).unwrap().len();
+            assert_eq!(entry["meta"]["content_length"], len);
+            assert_eq!(entry["meta"]["record_count"], files[rel].len());
+            listed.push(rel.to_owned());
+        }
+    }
+    listed.sort();
+    assert_eq!(listed, files.keys().cloned().collect::<Vec<_>>());
+
+    // Redelivery (twice, the whole outbox in one batch) writes nothing new.
+    let consumers = croupier::events::consumers(&app.config, &store);
+    let export = consumers.iter().find(|c| c.name() == "export").unwrap();
+    export.handle(&events).await.unwrap();
+    export.handle(&events).await.unwrap();
+    let (again, manifests_again) = read_export(&root);
+    assert_eq!(again, files);
+    assert_eq!(manifests_again, manifests);
+    app.running.stop().await.unwrap();
+}
