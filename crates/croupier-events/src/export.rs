@@ -32,6 +32,8 @@ pub const EVENT_TYPES: &[&str] = &[
     t::GAME_UPDATED,
     t::MISSION_COMPLETED,
     t::REWARD_GRANTED,
+    t::PLAYER_BLOCKED,
+    t::PLAYER_UNBLOCKED,
 ];
 
 /// Where and how the export writes.
