@@ -44,6 +44,10 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Seconds between SIGTERM and closing the listener, while `/readyz`
+    /// answers 503 and requests are still served, so a load balancer takes
+    /// the instance out before it stops accepting (0: close at once).
+    pub shutdown_drain_secs: u64,
     pub log: LogConfig,
     pub storage: StorageConfig,
     pub redis: RedisConfig,
@@ -340,6 +344,7 @@ impl Default for Config {
             roles: Roles::default(),
             instance_id: None,
             shutdown_grace_secs: 30,
+            shutdown_drain_secs: 0,
             log: LogConfig::default(),
             storage: StorageConfig::default(),
             redis: RedisConfig::default(),
@@ -441,6 +446,9 @@ impl Config {
             if !croupier_core::trace::valid_instance(id) {
                 return Err("instance_id: must be 1-64 characters of A-Za-z0-9._-".into());
             }
+        }
+        if self.shutdown_drain_secs > 3600 {
+            return Err("shutdown_drain_secs: at most 3600".into());
         }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {
             return Err("redis.timeout_ms: must be 1-10000".into());

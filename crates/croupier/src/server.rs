@@ -208,6 +208,20 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         "croupier listening on http://{}", running.addr
     );
     stop.await;
+    if cfg.shutdown_drain_secs > 0 {
+        // Not ready, still serving: the load balancer's checks see the 503
+        // and move traffic away before the listener closes.
+        running.state.draining.store(true, Ordering::Relaxed);
+        tracing::info!(
+            drain_secs = cfg.shutdown_drain_secs,
+            "draining: /readyz answers 503"
+        );
+        let drain = std::time::Duration::from_secs(cfg.shutdown_drain_secs);
+        tokio::select! {
+            _ = tokio::time::sleep(drain) => {}
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: skipping the drain"),
+        }
+    }
     tracing::info!(grace_secs = cfg.shutdown_grace_secs, "shutting down");
     let grace = std::time::Duration::from_secs(cfg.shutdown_grace_secs);
     match tokio::time::timeout(grace, running.stop()).await {

@@ -441,3 +441,77 @@ fn storage_commands_run_on_postgres_with_database_url() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// With `shutdown_drain_secs`, SIGTERM first turns `/readyz` to 503 while
+/// the instance keeps serving (a load balancer moves traffic away), then
+/// closes and exits 0.
+#[test]
+fn serve_drains_after_sigterm_before_it_stops_accepting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = croupier(dir.path())
+        .arg("serve")
+        .env("CROUPIER_LISTEN", "127.0.0.1:0")
+        .env("CROUPIER_SHUTDOWN_DRAIN_SECS", "2")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve logs its URL").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap();
+        if let Some(url) = entry["url"].as_str() {
+            break url.to_owned();
+        }
+    };
+    assert!(http_status(&url, "/readyz").starts_with("HTTP/1.1 200"));
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // Not ready at once, but still serving: liveness and the API answer.
+    let deadline = sent + Duration::from_millis(1500);
+    loop {
+        let ready = http_status(&url, "/readyz");
+        if ready.starts_with("HTTP/1.1 503") {
+            assert!(ready.contains("draining"), "{ready}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still: {ready}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(http_status(&url, "/livez").starts_with("HTTP/1.1 200"));
+    assert!(http_status(&url, "/v1/games").starts_with("HTTP/1.1 200"));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(15),
+            "serve did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        sent.elapsed() >= Duration::from_secs(2),
+        "stopped before the drain period: {:?}",
+        sent.elapsed()
+    );
+}
+
+/// The whole response (status line, headers, body) of a plain GET.
+fn http_status(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
