@@ -106,6 +106,27 @@ pub struct BlockCommand {
     pub now: DateTime<Utc>,
 }
 
+impl BlockCommand {
+    /// The audit-log action, the event type and its payload (the same on
+    /// every backend).
+    pub fn record(&self) -> (&'static str, &'static str, serde_json::Value) {
+        match &self.reason {
+            Some(reason) => (
+                "player.block",
+                event_type::PLAYER_BLOCKED,
+                serde_json::json!({
+                    "player_id": self.player_id, "actor": self.actor, "reason": reason,
+                }),
+            ),
+            None => (
+                "player.unblock",
+                event_type::PLAYER_UNBLOCKED,
+                serde_json::json!({ "player_id": self.player_id, "actor": self.actor }),
+            ),
+        }
+    }
+}
+
 /// What a [`BlockCommand`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockChange {

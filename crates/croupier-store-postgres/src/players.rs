@@ -152,20 +152,7 @@ impl PlayerStore for PostgresStore {
             .map(token_hash)
             .collect::<StoreResult<Vec<_>>>()?,
         };
-        let (action, event, payload) = match &cmd.reason {
-            Some(reason) => (
-                "player.block",
-                event_type::PLAYER_BLOCKED,
-                serde_json::json!({
-                    "player_id": cmd.player_id, "actor": cmd.actor, "reason": reason,
-                }),
-            ),
-            None => (
-                "player.unblock",
-                event_type::PLAYER_UNBLOCKED,
-                serde_json::json!({ "player_id": cmd.player_id, "actor": cmd.actor }),
-            ),
-        };
+        let (action, event, payload) = cmd.record();
         sqlx::query(
             "INSERT INTO admin_audit_log (actor, action, target, details, created_at)
              VALUES ($1, $2, $3, $4, $5)",

@@ -67,14 +67,7 @@ pub async fn adjust(
             format!("amount must be non-zero and at most {MAX_ADJUSTMENT} in magnitude"),
         ));
     }
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid(
-            "reason",
-            "invalid_reason",
-            "reason must be 1-500 characters",
-        ));
-    }
+    let reason = reason(&body.reason)?;
     let receipt = state
         .store
         .adjust(AdjustCommand {
@@ -100,6 +93,19 @@ pub async fn adjust(
             balance: receipt.balance,
         }),
     ))
+}
+
+/// An admin's `reason`, trimmed: 1–500 characters.
+fn reason(text: &str) -> ApiResult<&str> {
+    let reason = text.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid(
+            "reason",
+            "invalid_reason",
+            "reason must be 1-500 characters",
+        ));
+    }
+    Ok(reason)
 }
 
 fn player_not_found() -> ApiError {
@@ -155,14 +161,7 @@ pub async fn block(
 ) -> ApiResult<Json<BlockResponse>> {
     me.require(Role::Admin)?;
     let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid(
-            "reason",
-            "invalid_reason",
-            "reason must be 1-500 characters",
-        ));
-    }
+    let reason = reason(&body.reason)?;
     if player_id == me.player.id {
         // Locking out the last admin is not undoable through the API.
         return Err(ApiError::invalid(
