@@ -4,6 +4,8 @@
 //! This crate does no IO and knows nothing about SQL, HTTP or Redis: the API
 //! layer talks to these traits, and each backend crate implements them.
 
+pub mod backoff;
+pub mod circuit;
 pub mod dead_letters;
 pub mod error;
 pub mod events;

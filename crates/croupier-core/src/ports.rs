@@ -45,6 +45,13 @@ pub trait SessionStore: Send + Sync {
         player_id: PlayerId,
         keep: Option<TokenHash>,
     ) -> StoreResult<Vec<TokenHash>>;
+    /// Sessions live at `now`: not revoked, not past their absolute expiry,
+    /// and seen within `idle` (for the active-sessions gauge).
+    async fn count_live_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -115,6 +122,11 @@ pub trait OutboxStore: Send + Sync {
         positions: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// Ends `owner`'s lease on unpublished events at `positions` (the bus
+    /// could not take them), so the next claim takes them again at once
+    /// instead of after the lease. Returns how many were released; events
+    /// leased to another owner, or published, are left alone.
+    async fn outbox_release(&self, owner: &str, positions: &[i64]) -> StoreResult<u64>;
     /// How many events are not yet published.
     async fn outbox_backlog(&self) -> StoreResult<u64>;
     /// Deletes up to `limit` events published before `published_before`;

@@ -32,12 +32,45 @@ pub enum RateDecision {
     Limited { retry_after: Duration },
 }
 
+/// A decision together with what is left of the key's quota after it: what
+/// `RateLimit-Remaining` and `RateLimit-Reset` report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateStatus {
+    pub decision: RateDecision,
+    /// Events still allowed at once after this decision (0 when limited).
+    pub remaining: u32,
+    /// Until the whole quota is available again (the key then has no state).
+    pub reset: Duration,
+}
+
+impl RateStatus {
+    /// What a limiter that cannot decide reports when it fails open: an
+    /// allowed event on a fresh key.
+    pub fn open(quota: Quota) -> Self {
+        Self {
+            decision: RateDecision::Allowed,
+            remaining: quota.limit - 1,
+            reset: quota.interval(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Would one more event under `key` be allowed? Records nothing.
     async fn peek(&self, key: &str, quota: Quota) -> RateDecision;
     /// Records one event under `key` if allowed.
     async fn hit(&self, key: &str, quota: Quota) -> RateDecision;
+    /// Like [`hit`](Self::hit), also reporting the quota left afterwards.
+    async fn hit_status(&self, key: &str, quota: Quota) -> RateStatus;
+}
+
+/// GCRA's view of a key's state: with the theoretical arrival time `ahead`
+/// of now, how many more events fit at once.
+fn remaining(quota: Quota, ahead: Duration) -> u32 {
+    let interval = quota.interval().as_nanos().max(1);
+    let left = quota.period.saturating_sub(ahead).as_nanos() / interval;
+    left.min(u128::from(quota.limit)) as u32
 }
 
 /// GCRA over an in-process map. Entries whose arrival time has passed carry no
@@ -55,22 +88,37 @@ impl LocalRateLimiter {
     }
 
     fn decide(&self, key: &str, quota: Quota, record: bool, now: Instant) -> RateDecision {
+        self.status(key, quota, record, now).decision
+    }
+
+    fn status(&self, key: &str, quota: Quota, record: bool, now: Instant) -> RateStatus {
         let mut tats = self.tats.lock().expect("rate limiter lock poisoned");
         let tat = tats.get(key).copied().unwrap_or(now).max(now);
         let new_tat = tat + quota.interval();
         let ahead = new_tat - now;
         if ahead > quota.period {
-            return RateDecision::Limited {
-                retry_after: ahead - quota.period,
+            return RateStatus {
+                decision: RateDecision::Limited {
+                    retry_after: ahead - quota.period,
+                },
+                remaining: 0,
+                reset: tat - now,
             };
         }
-        if record {
+        let after = if record {
             if tats.len() >= PRUNE_AT {
                 tats.retain(|_, t| *t > now);
             }
             tats.insert(key.to_owned(), new_tat);
+            new_tat
+        } else {
+            tat
+        };
+        RateStatus {
+            decision: RateDecision::Allowed,
+            remaining: remaining(quota, after - now),
+            reset: after - now,
         }
-        RateDecision::Allowed
     }
 }
 
@@ -82,6 +130,10 @@ impl RateLimiter for LocalRateLimiter {
 
     async fn hit(&self, key: &str, quota: Quota) -> RateDecision {
         self.decide(key, quota, true, Instant::now())
+    }
+
+    async fn hit_status(&self, key: &str, quota: Quota) -> RateStatus {
+        self.status(key, quota, true, Instant::now())
     }
 }
 
@@ -114,6 +166,44 @@ mod tests {
             l.decide("k", q, true, later),
             RateDecision::Limited { .. }
         ));
+    }
+
+    #[test]
+    fn status_counts_the_remaining_burst_down_and_reports_the_reset() {
+        let l = LocalRateLimiter::new();
+        let q = Quota::new(5, Duration::from_secs(50));
+        let now = Instant::now();
+        for i in 1..=5u32 {
+            let s = l.status("k", q, true, now);
+            assert_eq!(s.decision, RateDecision::Allowed, "event {i}");
+            assert_eq!(s.remaining, 5 - i, "event {i}");
+            // Whole again once every recorded event's interval has passed.
+            assert_eq!(s.reset, Duration::from_secs(10 * u64::from(i)));
+        }
+        let s = l.status("k", q, true, now);
+        assert_eq!(
+            s,
+            RateStatus {
+                decision: RateDecision::Limited {
+                    retry_after: Duration::from_secs(10)
+                },
+                remaining: 0,
+                reset: Duration::from_secs(50),
+            }
+        );
+        // 25 s later two intervals have passed: two events fit again.
+        let later = now + Duration::from_secs(25);
+        assert_eq!(l.status("k", q, false, later).remaining, 2);
+        let s = l.status("k", q, true, later);
+        assert_eq!((s.remaining, s.reset), (1, Duration::from_secs(35)));
+        assert_eq!(
+            RateStatus::open(q),
+            RateStatus {
+                decision: RateDecision::Allowed,
+                remaining: 4,
+                reset: Duration::from_secs(10)
+            }
+        );
     }
 
     #[test]

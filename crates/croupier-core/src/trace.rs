@@ -132,6 +132,85 @@ pub fn child_of(parent: Option<&str>) -> String {
     }
 }
 
+/// The span id of a valid `traceparent`.
+pub fn span_id(traceparent: &str) -> Option<&str> {
+    parse(traceparent)?;
+    traceparent.trim().split('-').nth(2)
+}
+
+/// A finished span, handed to the exporter if one is installed (OTLP, see
+/// the `croupier` binary's `[telemetry]`). Spans are only recorded: the
+/// context that flows through requests, stores and events is the
+/// `traceparent` string above, so this crate needs no tracing SDK.
+#[derive(Clone, Debug)]
+pub struct SpanRecord {
+    pub name: String,
+    /// This span's context (its trace and span id).
+    pub traceparent: String,
+    /// The parent span's context; `None` for a root span.
+    pub parent: Option<String>,
+    pub kind: SpanKind,
+    pub start: std::time::SystemTime,
+    pub end: std::time::SystemTime,
+    pub attributes: Vec<(&'static str, String)>,
+    pub error: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    Server,
+    Internal,
+    Client,
+    Producer,
+    Consumer,
+}
+
+type Exporter = Box<dyn Fn(SpanRecord) + Send + Sync>;
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// Installs the process's span exporter; only the first call counts.
+pub fn set_exporter(f: impl Fn(SpanRecord) + Send + Sync + 'static) -> bool {
+    EXPORTER.set(Box::new(f)).is_ok()
+}
+
+/// Whether spans are exported (callers may skip building them otherwise).
+pub fn exporting() -> bool {
+    EXPORTER.get().is_some()
+}
+
+/// Hands a finished span to the exporter, if any.
+pub fn record(span: SpanRecord) {
+    if let Some(export) = EXPORTER.get() {
+        export(span);
+    }
+}
+
+/// Records a span that ran from `start` until now as a child of `parent`
+/// (when exporting). For work whose context is already set, like a store
+/// transaction inside a request's scope.
+pub fn record_child(
+    name: impl Into<String>,
+    kind: SpanKind,
+    parent: Option<&str>,
+    start: std::time::SystemTime,
+    attributes: Vec<(&'static str, String)>,
+    error: bool,
+) {
+    if !exporting() {
+        return;
+    }
+    record(SpanRecord {
+        name: name.into(),
+        traceparent: child_of(parent),
+        parent: parent.map(str::to_owned),
+        kind,
+        start,
+        end: std::time::SystemTime::now(),
+        attributes,
+        error,
+    });
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
