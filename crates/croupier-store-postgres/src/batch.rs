@@ -32,6 +32,7 @@ use crate::games::{
     PAIR_COLUMNS,
 };
 use crate::{db, internal, retryable, MAX_ATTEMPTS};
+use croupier_core::backoff::Backoff;
 use croupier_core::*;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
@@ -253,9 +254,16 @@ async fn settle_batch(
         onces.push(job.once);
         replies.push(job.reply);
     }
+    let batch_start = std::time::SystemTime::now();
     let mut attempt = 0;
+    let mut backoff = Backoff::new(
+        "postgres_bet_batch",
+        Duration::from_millis(2),
+        Duration::from_millis(50),
+    );
     let outcome = loop {
         attempt += 1;
+        let started = Instant::now();
         let result = match tokio::time::timeout(
             settings.attempt_timeout,
             batch_tx(pool, &mut conn, &args, &mut onces),
@@ -269,15 +277,35 @@ async fn settle_batch(
                 maybe_committed: true,
             }),
         };
+        metrics::histogram!("croupier_db_transaction_duration_seconds",
+            "backend" => "postgres", "op" => "bet_batch")
+        .record(started.elapsed().as_secs_f64());
         match result {
             Err(f) if retryable(&f.error) && attempt < MAX_ATTEMPTS => {
                 metrics::counter!("croupier_postgres_bet_batch_retries_total").increment(1);
                 tracing::debug!(attempt, error = %f.error, "retrying bet batch");
-                tokio::time::sleep(Duration::from_millis(2 * u64::from(attempt))).await;
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             other => break other,
         }
     };
+    if croupier_core::trace::exporting() {
+        // One span per bet, in its request's trace, for the shared transaction.
+        for a in &args {
+            croupier_core::trace::record_child(
+                "postgres bet batch",
+                croupier_core::trace::SpanKind::Client,
+                a.traceparent.as_deref(),
+                batch_start,
+                vec![
+                    ("db.system", "postgresql".to_owned()),
+                    ("croupier.batch.size", args.len().to_string()),
+                    ("croupier.attempts", attempt.to_string()),
+                ],
+                outcome.is_err(),
+            );
+        }
+    }
     let jobs = args.iter().zip(onces.iter_mut()).zip(replies);
     match outcome {
         Ok(answers) => {
@@ -361,6 +389,11 @@ pub(crate) async fn settle_alone(
     once: &mut BetOnce,
 ) -> StoreResult<Idempotent<BetRecord>> {
     let mut attempt = 0;
+    let mut backoff = Backoff::new(
+        "postgres_bet",
+        Duration::from_millis(5),
+        Duration::from_millis(100),
+    );
     loop {
         attempt += 1;
         let run = croupier_core::trace::scope(args.traceparent.clone(), async {
@@ -380,7 +413,7 @@ pub(crate) async fn settle_alone(
         match result {
             Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
                 tracing::debug!(attempt, error = %e, "retrying bet");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             other => return other,
         }

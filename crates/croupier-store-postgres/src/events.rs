@@ -93,6 +93,22 @@ impl OutboxStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn outbox_release(&self, owner: &str, positions: &[i64]) -> StoreResult<u64> {
+        if positions.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+             WHERE position = ANY($1) AND lease_owner = $2 AND published_at IS NULL",
+        )
+        .bind(positions)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn outbox_backlog(&self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
             .fetch_one(&self.pool)

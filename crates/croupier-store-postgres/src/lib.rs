@@ -120,6 +120,7 @@ impl PostgresStore {
             },
         );
         let reads = replica::Reads::new(pool.clone(), replicas, opts.bet_timeout);
+        tokio::spawn(sample_pool(pool.clone()));
         Ok(Self { pool, bets, reads })
     }
 
@@ -152,6 +153,23 @@ impl PostgresStore {
     }
 }
 
+/// Publishes the pool's occupancy every few seconds until it is closed:
+/// `croupier_db_pool_connections{state}` (in_use, idle) and
+/// `croupier_db_pool_max_connections`. Waiting shows as acquire timeouts
+/// (`croupier_db_pool_timeouts_total`) once every connection is in use.
+async fn sample_pool(pool: PgPool) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    while !pool.is_closed() {
+        let (size, idle) = (pool.size(), pool.num_idle() as u32);
+        metrics::gauge!("croupier_db_pool_connections", "state" => "in_use")
+            .set(f64::from(size.saturating_sub(idle)));
+        metrics::gauge!("croupier_db_pool_connections", "state" => "idle").set(f64::from(idle));
+        metrics::gauge!("croupier_db_pool_max_connections")
+            .set(f64::from(pool.options().get_max_connections()));
+        tick.tick().await;
+    }
+}
+
 // ---- errors and transactions -----------------------------------------------
 
 /// Marks an `Unavailable` that came from a serialization failure or a
@@ -181,8 +199,11 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
                 StoreError::Internal(e.to_string())
             }
         }
+        sqlx::Error::PoolTimedOut => {
+            metrics::counter!("croupier_db_pool_timeouts_total").increment(1);
+            StoreError::Unavailable(e.to_string())
+        }
         sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_)
@@ -230,8 +251,15 @@ pub(crate) fn currency(s: &str) -> StoreResult<CurrencyCode> {
 macro_rules! in_tx {
     ($store:expr, |$c:ident| $body:expr) => {{
         let mut attempt: u32 = 0;
-        loop {
+        let mut backoff = croupier_core::backoff::Backoff::new(
+            "postgres_transaction",
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(200),
+        );
+        let span_start = std::time::SystemTime::now();
+        let result = loop {
             attempt += 1;
+            let started = std::time::Instant::now();
             let mut tx = $store.pool.begin().await.map_err($crate::db)?;
             let result = {
                 let $c: &mut sqlx::PgConnection = &mut *tx;
@@ -244,17 +272,26 @@ macro_rules! in_tx {
                     Err(e)
                 }
             };
+            metrics::histogram!("croupier_db_transaction_duration_seconds",
+                "backend" => "postgres", "op" => "transaction")
+            .record(started.elapsed().as_secs_f64());
             match outcome {
                 Err(e) if $crate::retryable(&e) && attempt < $crate::MAX_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "retrying postgres transaction");
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        5 * u64::from(attempt),
-                    ))
-                    .await;
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
                 other => break other,
             }
-        }
+        };
+        croupier_core::trace::record_child(
+            "postgres transaction",
+            croupier_core::trace::SpanKind::Client,
+            croupier_core::trace::current().as_deref(),
+            span_start,
+            vec![("db.system", "postgresql".to_owned()), ("croupier.attempts", attempt.to_string())],
+            result.is_err(),
+        );
+        result
     }};
 }
 pub(crate) use in_tx;

@@ -263,4 +263,21 @@ impl SessionStore for PostgresStore {
         .map_err(db)?;
         rows.into_iter().map(token_hash).collect()
     }
+
+    async fn count_live_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions
+             WHERE revoked_at IS NULL AND expires_at > $1 AND last_seen_at > $2",
+        )
+        .bind(millis(now))
+        .bind(millis(now - idle))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
 }

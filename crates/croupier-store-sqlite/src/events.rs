@@ -137,6 +137,28 @@ impl OutboxStore for SqliteStore {
             .await
     }
 
+    async fn outbox_release(&self, owner: &str, positions: &[i64]) -> StoreResult<u64> {
+        if positions.is_empty() {
+            return Ok(0);
+        }
+        let (owner, positions) = (owner.to_owned(), positions.to_vec());
+        self.writer
+            .write(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+                         WHERE position = ?1 AND lease_owner = ?2 AND published_at IS NULL",
+                    )
+                    .map_err(internal)?;
+                let mut released = 0;
+                for p in positions {
+                    released += s.execute((p, &owner)).map_err(internal)? as u64;
+                }
+                Ok(released)
+            })
+            .await
+    }
+
     async fn outbox_backlog(&self) -> StoreResult<u64> {
         self.readers
             .read(|c| {

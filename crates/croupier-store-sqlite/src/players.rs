@@ -311,4 +311,23 @@ impl SessionStore for SqliteStore {
             })
             .await
     }
+
+    async fn count_live_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64> {
+        let (now_ms, seen_ms) = (millis(now), millis(now - idle));
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT COUNT(*) FROM sessions
+                     WHERE revoked_at IS NULL AND expires_at > ?1 AND last_seen_at > ?2",
+                )
+                .and_then(|mut s| s.query_row((now_ms, seen_ms), |r| r.get::<_, i64>(0)))
+                .map(|n| n.max(0) as u64)
+                .map_err(internal)
+            })
+            .await
+    }
 }

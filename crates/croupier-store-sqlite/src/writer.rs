@@ -52,6 +52,8 @@ impl Writer {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         // The caller's trace context, for the events the job writes.
         let trace = croupier_core::trace::current();
+        let parent = trace.clone();
+        let start = std::time::SystemTime::now();
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => croupier_core::trace::scope_sync(trace, || f(conn)),
@@ -73,8 +75,19 @@ impl Writer {
             .send(job)
             .await
             .map_err(|_| StoreError::Unavailable("sqlite writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Internal("write job panicked".into()))?
+        let result = rx
+            .await
+            .map_err(|_| StoreError::Internal("write job panicked".into()))?;
+        // From queueing to commit: what the caller waited for.
+        croupier_core::trace::record_child(
+            "sqlite write",
+            croupier_core::trace::SpanKind::Client,
+            parent.as_deref(),
+            start,
+            vec![("db.system", "sqlite".to_owned())],
+            result.is_err(),
+        );
+        result
     }
 }
 
@@ -116,7 +129,11 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         run_batch(&conn, &mut batch);
+        metrics::histogram!("croupier_db_transaction_duration_seconds",
+            "backend" => "sqlite", "op" => "write_batch")
+        .record(started.elapsed().as_secs_f64());
         if last_wal_check.elapsed() >= std::time::Duration::from_millis(100) {
             last_wal_check = std::time::Instant::now();
             bound_wal(&conn, &wal);

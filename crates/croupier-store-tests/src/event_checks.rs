@@ -28,6 +28,29 @@ pub async fn outbox_claims_lease_publish_and_prune(store: Arc<dyn Store>) {
     assert_eq!(a, all[..2].to_vec());
     let b = store.outbox_claim("relay-b", 10, t, lease).await.unwrap();
     assert_eq!(b, all[2..].to_vec());
+    // A relay whose bus refused events releases them for the next claim at
+    // once; only its own leases are released.
+    assert_eq!(
+        store
+            .outbox_release("relay-a", &positions(&b))
+            .await
+            .unwrap(),
+        0,
+        "relay-a does not hold relay-b's leases"
+    );
+    assert_eq!(
+        store
+            .outbox_release("relay-b", &positions(&b[..1]))
+            .await
+            .unwrap(),
+        1
+    );
+    let again = store.outbox_claim("relay-b", 10, t, lease).await.unwrap();
+    assert_eq!(
+        again,
+        all[2..3].to_vec(),
+        "released: claimable before the lease ends"
+    );
     // Held leases are not claimable, not even one millisecond before they end.
     let held = t + lease - Duration::milliseconds(1);
     assert!(store

@@ -156,6 +156,8 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
+    let live = |at, idle| store.count_live_sessions(at, idle);
+    assert_eq!(live(t, Duration::hours(1)).await.unwrap(), 3);
     let s = store.session(hashes[0]).await.unwrap().unwrap();
     assert_eq!(
         (s.player_id, s.revoked, s.expires_at),
@@ -192,6 +194,22 @@ pub async fn sessions_are_revocable(store: Arc<dyn Store>) {
     );
     assert!(!store.session(hashes[2]).await.unwrap().unwrap().revoked);
     assert!(store.session(TokenHash([9; 32])).await.unwrap().is_none());
+    // Live: not revoked, seen within the idle window, before the absolute expiry.
+    assert_eq!(live(t, Duration::hours(1)).await.unwrap(), 1);
+    assert_eq!(
+        live(t + Duration::hours(2), Duration::hours(1))
+            .await
+            .unwrap(),
+        0,
+        "idle for longer than the window"
+    );
+    assert_eq!(
+        live(t + Duration::days(2), Duration::days(3))
+            .await
+            .unwrap(),
+        0,
+        "past the absolute expiry"
+    );
 }
 
 pub async fn claims_credit_once_per_period(store: Arc<dyn Store>) {
