@@ -211,9 +211,40 @@ pub(crate) async fn handle(
     consumer: &dyn Consumer,
     events: &[OutboxEvent],
 ) -> Result<(), ConsumerError> {
+    use croupier_core::trace::{self, SpanKind, SpanRecord};
     let parent = events.first().and_then(|e| e.traceparent.as_deref());
-    let context = parent.map(|p| croupier_core::trace::child_of(Some(p)));
-    croupier_core::trace::scope(context, consumer.handle(events)).await
+    let context = parent.map(|p| trace::child_of(Some(p)));
+    let start = std::time::SystemTime::now();
+    let result = trace::scope(context.clone(), consumer.handle(events)).await;
+    if trace::exporting() {
+        // One span in each event's trace, all for this one delivery.
+        let end = std::time::SystemTime::now();
+        for (i, e) in events.iter().enumerate() {
+            let Some(p) = e.traceparent.as_deref() else {
+                continue;
+            };
+            let own = match (i, &context) {
+                (0, Some(c)) => c.clone(),
+                _ => trace::child_of(Some(p)),
+            };
+            trace::record(SpanRecord {
+                name: format!("consume {}", consumer.name()),
+                traceparent: own,
+                parent: Some(p.to_owned()),
+                kind: SpanKind::Consumer,
+                start,
+                end,
+                attributes: vec![
+                    ("messaging.consumer.group.name", consumer.name().to_owned()),
+                    ("croupier.event.type", e.event_type.clone()),
+                    ("croupier.event.id", e.event_id.to_string()),
+                    ("messaging.batch.message_count", events.len().to_string()),
+                ],
+                error: result.is_err(),
+            });
+        }
+    }
+    result
 }
 
 /// Hands `events` to `consumer`: as one batch first (one transaction), and

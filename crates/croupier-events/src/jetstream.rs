@@ -13,6 +13,7 @@ use crate::relay::Bus;
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use croupier_core::circuit::CircuitBreaker;
 use croupier_core::{event_domain, OutboxEvent};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -201,7 +202,13 @@ impl Streams {
 /// acknowledgement awaited before the events count as published.
 pub struct JetStreamBus {
     streams: Streams,
+    /// Opens when a whole batch fails (NATS down or unreachable): the relay
+    /// then stops claiming, and one batch probes after the cooldown.
+    breaker: CircuitBreaker,
 }
+
+/// How long the relay leaves NATS alone after a batch failed entirely.
+const PUBLISH_COOLDOWN: Duration = Duration::from_secs(2);
 
 impl JetStreamBus {
     /// Connects the bus and creates or updates the streams of `domains`
@@ -220,7 +227,10 @@ impl JetStreamBus {
         for d in domains {
             streams.ensure(d).await?;
         }
-        Ok(Self { streams })
+        Ok(Self {
+            streams,
+            breaker: CircuitBreaker::new("nats_publish", 1, PUBLISH_COOLDOWN),
+        })
     }
 
     pub fn context(&self) -> &jetstream::Context {
@@ -234,7 +244,29 @@ impl Bus for JetStreamBus {
         "jetstream"
     }
 
+    fn accepting(&self) -> bool {
+        self.breaker.allow()
+    }
+
+    fn release_undelivered(&self) -> bool {
+        true
+    }
+
     async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64> {
+        let done = self.publish_batch(events).await;
+        if !events.is_empty() {
+            if done.is_empty() {
+                self.breaker.failure();
+            } else {
+                self.breaker.success();
+            }
+        }
+        done
+    }
+}
+
+impl JetStreamBus {
+    async fn publish_batch(&self, events: &[OutboxEvent]) -> Vec<i64> {
         let opts = &self.streams.opts;
         let mut pending = Vec::with_capacity(events.len());
         for e in events {

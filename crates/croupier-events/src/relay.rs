@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::Duration;
+use croupier_core::backoff::Backoff;
 use croupier_core::ports::OutboxStore;
 use croupier_core::{OutboxEvent, StoreResult};
 use std::sync::Arc;
@@ -26,6 +27,19 @@ pub trait Bus: Send + Sync + 'static {
     /// lag, since an event is published only once all have handled it;
     /// JetStream consumers report their own lag.
     fn backlog(&self, _unpublished: u64) {}
+    /// May the relay claim events for this bus now? False while the bus is
+    /// known to be down (its circuit is open): events are then left
+    /// unleased, and go out as soon as it is back.
+    fn accepting(&self) -> bool {
+        true
+    }
+    /// Whether events the bus did not take are released at once for the
+    /// next claim (a transport failure), rather than kept leased until the
+    /// lease ends (the in-process bus: its consumers failed; the lease paces
+    /// their retries).
+    fn release_undelivered(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +105,9 @@ impl Relay {
 
     /// One round: claim a batch, publish it, mark what was delivered.
     pub async fn step(&self) -> StoreResult<RelayStep> {
+        if !self.bus.accepting() {
+            return Ok(RelayStep::default());
+        }
         let now = croupier_core::now();
         let batch = self
             .store
@@ -99,13 +116,47 @@ impl Relay {
         if batch.is_empty() {
             return Ok(RelayStep::default());
         }
+        let started = std::time::SystemTime::now();
         let done = self.bus.publish(&batch).await;
         let kind = self.bus.kind();
+        if croupier_core::trace::exporting() {
+            let delivered: std::collections::HashSet<i64> = done.iter().copied().collect();
+            for e in &batch {
+                croupier_core::trace::record_child(
+                    format!("publish {}", e.event_type),
+                    croupier_core::trace::SpanKind::Producer,
+                    e.traceparent.as_deref(),
+                    started,
+                    vec![
+                        ("messaging.system", kind.to_owned()),
+                        ("croupier.event.id", e.event_id.to_string()),
+                        ("croupier.outbox.position", e.position.to_string()),
+                    ],
+                    !delivered.contains(&e.position),
+                );
+            }
+        }
         metrics::counter!("croupier_events_published_total", "bus" => kind)
             .increment(done.len() as u64);
         if done.len() < batch.len() {
             metrics::counter!("croupier_events_publish_failed_total", "bus" => kind)
                 .increment((batch.len() - done.len()) as u64);
+            if self.bus.release_undelivered() {
+                let done: std::collections::HashSet<i64> = done.iter().copied().collect();
+                let undelivered: Vec<i64> = batch
+                    .iter()
+                    .map(|e| e.position)
+                    .filter(|p| !done.contains(p))
+                    .collect();
+                // If this fails, the lease ends by itself.
+                if let Err(e) = self
+                    .store
+                    .outbox_release(&self.opts.owner, &undelivered)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot release undelivered events");
+                }
+            }
         }
         // If this fails the events are published again after their lease:
         // duplicates, which the bus and the consumers' inboxes absorb.
@@ -121,7 +172,11 @@ impl Relay {
     /// Relays until `stop` is cancelled; the batch in hand is finished first.
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(owner = %self.opts.owner, bus = self.bus.kind(), "outbox relay started");
-        let mut failures = 0u32;
+        let mut backoff = Backoff::new(
+            "outbox_relay",
+            self.opts.poll_interval,
+            std::time::Duration::from_secs(5),
+        );
         let mut last_backlog: Option<tokio::time::Instant> = None;
         let mut last_prune = tokio::time::Instant::now();
         loop {
@@ -138,18 +193,17 @@ impl Relay {
             }
             let pause = match self.step().await {
                 Ok(step) => {
-                    failures = 0;
+                    backoff.reset();
                     if step.claimed as u32 >= self.opts.batch {
                         continue; // more is waiting
                     }
                     self.opts.poll_interval
                 }
                 Err(e) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(error = %e, failures, "outbox relay step failed");
                     // Back off up to 5 s while the store is unavailable.
-                    (self.opts.poll_interval * 2u32.saturating_pow(failures.min(6)))
-                        .min(std::time::Duration::from_secs(5))
+                    let pause = backoff.next_delay();
+                    tracing::warn!(error = %e, failures = backoff.attempts(), "outbox relay step failed");
+                    pause
                 }
             };
             tokio::select! {

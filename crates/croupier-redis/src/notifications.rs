@@ -8,9 +8,10 @@
 //! heartbeat on a channel of its own, on the same subscription, and
 //! resubscribes when its heartbeats stop coming back.
 
-use crate::revocation::backoff_after;
+use crate::revocation::MAX_BACKOFF;
 use crate::{now_ms, Error, ErrorLog, Redis};
 use async_trait::async_trait;
+use croupier_core::backoff::Backoff;
 use croupier_core::notify::{Notification, Notifier};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,7 +128,7 @@ fn decode(payload: &[u8]) -> Option<Vec<Notification>> {
 type Deliver = Box<dyn Fn(&Notification) + Send + Sync>;
 
 async fn subscribe_forever(inner: Arc<Inner>, deliver: Deliver) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new("redis_subscribe", MIN_BACKOFF, MAX_BACKOFF);
     let limit = inner.redis.timeout().max(Duration::from_secs(1));
     loop {
         let subscription = tokio::time::timeout(limit, async {
@@ -147,16 +148,15 @@ async fn subscribe_forever(inner: Arc<Inner>, deliver: Deliver) {
                 inner
                     .subscribe_errors
                     .record(&why, "sockets on this instance miss live notifications");
-                backoff = MIN_BACKOFF;
+                backoff.reset();
             }
             Err(e) => {
                 inner
                     .subscribe_errors
                     .record(&e, "sockets on this instance miss live notifications");
-                backoff = backoff_after(backoff);
             }
         }
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

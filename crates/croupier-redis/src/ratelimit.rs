@@ -2,16 +2,17 @@
 //! LocalRateLimiter`, run atomically inside Redis so every instance shares one
 //! quota per key.
 
-use crate::{now_ms, ErrorLog, Redis};
+use crate::{ErrorLog, Redis};
 use async_trait::async_trait;
-use croupier_core::ratelimit::{Quota, RateDecision, RateLimiter};
-use std::sync::atomic::{AtomicU64, Ordering};
+use croupier_core::circuit::CircuitBreaker;
+use croupier_core::ratelimit::{Quota, RateDecision, RateLimiter, RateStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// KEYS[1] holds the theoretical arrival time (TAT) in microseconds.
 /// ARGV: emission interval µs, period µs, 1 to record the event.
-/// Returns {1, 0} (allowed) or {0, retry_after µs}.
+/// Returns {allowed (1) or not (0), retry_after µs, remaining events, reset
+/// µs} (`RateStatus`, computed as `LocalRateLimiter` does).
 ///
 /// The clock is Redis's own `TIME`, not the caller's: instances' clocks
 /// drift apart, and a shared quota needs one clock. (Scripts are replicated
@@ -28,14 +29,17 @@ if tat < now then tat = now end
 local new_tat = tat + interval
 local ahead = new_tat - now
 if ahead > period then
-  return {0, ahead - period}
+  return {0, ahead - period, 0, tat - now}
 end
+local after = tat
 if ARGV[3] == '1' then
   local ttl = math.ceil(ahead / 1000)
   if ttl < 1 then ttl = 1 end
   redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)
+  after = new_tat
 end
-return {1, 0}
+local remaining = math.floor((period - (after - now)) / interval)
+return {1, 0, remaining, after - now}
 "#;
 
 /// Ten years: longer periods are clamped so that µs timestamps stay exact in
@@ -56,7 +60,7 @@ pub struct RedisRateLimiter {
     redis: Redis,
     script: redis::Script,
     fallback: Option<Arc<dyn RateLimiter>>,
-    breaker: Breaker,
+    breaker: CircuitBreaker,
     errors: ErrorLog,
 }
 
@@ -66,7 +70,8 @@ impl RedisRateLimiter {
             redis,
             script: redis::Script::new(GCRA),
             fallback: None,
-            breaker: Breaker::default(),
+            // Every call waits for Redis: open on the first failure.
+            breaker: CircuitBreaker::new("redis_ratelimit", 1, COOLDOWN),
             errors: ErrorLog::new("ratelimit"),
         }
     }
@@ -77,7 +82,7 @@ impl RedisRateLimiter {
         self
     }
 
-    async fn decide(&self, key: &str, quota: Quota, record: bool) -> RateDecision {
+    async fn decide(&self, key: &str, quota: Quota, record: bool) -> RateStatus {
         if !self.breaker.allow() {
             return self.degraded(key, quota, record).await;
         }
@@ -104,7 +109,7 @@ impl RedisRateLimiter {
         key: &str,
         quota: Quota,
         record: bool,
-    ) -> Result<RateDecision, crate::Error> {
+    ) -> Result<RateStatus, crate::Error> {
         let period_us = (quota.period.as_micros() as u64).min(MAX_PERIOD_US);
         let interval_us = period_us / u64::from(quota.limit);
         let mut invocation = self.script.prepare_invoke();
@@ -113,31 +118,42 @@ impl RedisRateLimiter {
             .arg(interval_us)
             .arg(period_us)
             .arg(if record { "1" } else { "0" });
-        let (allowed, retry_us): (i64, i64) = self.redis.invoke(&invocation).await?;
-        Ok(if allowed == 1 {
-            RateDecision::Allowed
-        } else {
-            RateDecision::Limited {
-                retry_after: Duration::from_micros(retry_us.max(0) as u64),
-            }
+        let (allowed, retry_us, remaining, reset_us): (i64, i64, i64, i64) =
+            self.redis.invoke(&invocation).await?;
+        let micros = |us: i64| Duration::from_micros(us.max(0) as u64);
+        Ok(RateStatus {
+            decision: if allowed == 1 {
+                RateDecision::Allowed
+            } else {
+                RateDecision::Limited {
+                    retry_after: micros(retry_us),
+                }
+            },
+            remaining: remaining.clamp(0, i64::from(quota.limit)) as u32,
+            reset: micros(reset_us),
         })
     }
 
-    async fn degraded(&self, key: &str, quota: Quota, record: bool) -> RateDecision {
+    async fn degraded(&self, key: &str, quota: Quota, record: bool) -> RateStatus {
         match &self.fallback {
             Some(local) => {
                 metrics::counter!("croupier_ratelimit_degraded_total", "fallback" => "local")
                     .increment(1);
                 if record {
-                    local.hit(key, quota).await
+                    local.hit_status(key, quota).await
                 } else {
-                    local.peek(key, quota).await
+                    // The port's peek reports no quota; only the decision
+                    // is used from it.
+                    RateStatus {
+                        decision: local.peek(key, quota).await,
+                        ..RateStatus::open(quota)
+                    }
                 }
             }
             None => {
                 metrics::counter!("croupier_ratelimit_degraded_total", "fallback" => "open")
                     .increment(1);
-                RateDecision::Allowed
+                RateStatus::open(quota)
             }
         }
     }
@@ -146,68 +162,14 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn peek(&self, key: &str, quota: Quota) -> RateDecision {
-        self.decide(key, quota, false).await
+        self.decide(key, quota, false).await.decision
     }
 
     async fn hit(&self, key: &str, quota: Quota) -> RateDecision {
+        self.decide(key, quota, true).await.decision
+    }
+
+    async fn hit_status(&self, key: &str, quota: Quota) -> RateStatus {
         self.decide(key, quota, true).await
-    }
-}
-
-/// Open for [`COOLDOWN`] after a failure, then lets one probe through.
-#[derive(Default)]
-struct Breaker {
-    /// 0: closed (use Redis); else the `now_ms` until which Redis is skipped.
-    open_until: AtomicU64,
-}
-
-impl Breaker {
-    fn allow(&self) -> bool {
-        let until = self.open_until.load(Ordering::Acquire);
-        if until == 0 {
-            return true;
-        }
-        let now = now_ms();
-        // Past the cooldown the first caller becomes the probe; the others
-        // keep degrading until it reports.
-        now >= until
-            && self
-                .open_until
-                .compare_exchange(
-                    until,
-                    now + COOLDOWN.as_millis() as u64,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-    }
-
-    fn success(&self) {
-        self.open_until.store(0, Ordering::Release);
-    }
-
-    fn failure(&self) {
-        self.open_until
-            .store(now_ms() + COOLDOWN.as_millis() as u64, Ordering::Release);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_breaker_lets_one_probe_through_after_the_cooldown() {
-        let b = Breaker::default();
-        assert!(b.allow() && b.allow(), "closed");
-        b.failure();
-        assert!(!b.allow(), "open during the cooldown");
-        // Pretend the cooldown is over.
-        b.open_until
-            .store(now_ms().saturating_sub(1).max(1), Ordering::Release);
-        assert!(b.allow(), "the first caller probes");
-        assert!(!b.allow(), "the others wait for the probe");
-        b.success();
-        assert!(b.allow(), "closed again");
     }
 }

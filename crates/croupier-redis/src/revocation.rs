@@ -17,10 +17,10 @@
 
 use crate::{now_ms, Error, ErrorLog, Redis};
 use async_trait::async_trait;
+use croupier_core::backoff::Backoff;
 use croupier_core::revocation::RevocationFeed;
 use croupier_core::TokenHash;
 use futures_util::StreamExt;
-use rand::Rng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +41,7 @@ const CHUNK: usize = 256;
 /// (counted and logged).
 const RETRY_QUEUE: usize = 10_000;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the subscriber hands to the bus's callback.
 #[derive(Debug)]
@@ -207,17 +207,10 @@ fn decode(payload: &[u8]) -> Option<Vec<TokenHash>> {
         .collect()
 }
 
-pub(crate) fn backoff_after(previous: Duration) -> Duration {
-    let next = (previous * 2).min(MAX_BACKOFF);
-    // Jitter, so instances do not reconnect in lockstep after an outage.
-    next.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
-        .max(MIN_BACKOFF)
-}
-
 type Callback = Box<dyn Fn(BusEvent<'_>) + Send + Sync>;
 
 async fn subscribe_forever(inner: Arc<Inner>, on_event: Callback) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new("redis_subscribe", MIN_BACKOFF, MAX_BACKOFF);
     // Connecting and subscribing take two round trips and a handshake.
     let limit = inner.redis.timeout().max(Duration::from_secs(1));
     loop {
@@ -245,17 +238,16 @@ async fn subscribe_forever(inner: Arc<Inner>, on_event: Callback) {
                     &why,
                     "cached sessions are re-read from the store every second",
                 );
-                backoff = MIN_BACKOFF;
+                backoff.reset();
             }
             Err(e) => {
                 inner.subscribe_errors.record(
                     &e,
                     "cached sessions are re-read from the store every second",
                 );
-                backoff = backoff_after(backoff);
             }
         }
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 
@@ -315,7 +307,7 @@ async fn heartbeat_forever(inner: Arc<Inner>) {
 
 async fn retry_forever(inner: Arc<Inner>, mut pending: mpsc::Receiver<Pending>) {
     while let Some(p) = pending.recv().await {
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::new("redis_revocation_publish", MIN_BACKOFF, MAX_BACKOFF);
         loop {
             if now_ms() >= p.give_up_at {
                 metrics::counter!("croupier_session_revocations_undelivered_total")
@@ -323,14 +315,13 @@ async fn retry_forever(inner: Arc<Inner>, mut pending: mpsc::Receiver<Pending>) 
                 tracing::error!("gave up announcing a revocation; other instances honour it when their cached copy expires");
                 break;
             }
-            tokio::time::sleep(backoff).await;
+            tokio::time::sleep(backoff.next_delay()).await;
             match inner.send(&p.message).await {
                 Ok(()) => break,
                 Err(e) => {
                     inner
                         .publish_errors
                         .record(&e, "revocations are retried in the background");
-                    backoff = backoff_after(backoff);
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! Connection failures are produced by a small TCP relay in front of the real
 //! server that the test can pause or cut.
 
-use croupier_core::ratelimit::{LocalRateLimiter, Quota, RateDecision, RateLimiter};
+use croupier_core::ratelimit::{LocalRateLimiter, Quota, RateDecision, RateLimiter, RateStatus};
 use croupier_core::revocation::RevocationFeed;
 use croupier_core::TokenHash;
 use croupier_redis::{BusEvent, Redis, RedisOptions, RedisRateLimiter, RevocationBus};
@@ -161,6 +161,43 @@ async fn gcra_allows_the_limit_then_limits_with_the_time_to_the_next_slot() {
     // Keys are independent.
     assert_eq!(limiter.hit("other", quota).await, RateDecision::Allowed);
     assert_eq!(keys(&url, &prefix).await.len(), 2);
+}
+
+/// Whole seconds, as the `RateLimit-Reset` header shows them.
+fn secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil() as u64
+}
+
+#[tokio::test]
+async fn redis_reports_the_same_remaining_and_reset_as_the_local_limiter() {
+    let Some(url) = server_url() else { return };
+    let prefix = unique_prefix();
+    let _cleanup = Cleanup {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    let redis = RedisRateLimiter::new(connect(&url, &prefix, Duration::from_secs(2)));
+    let local = LocalRateLimiter::new();
+    // 10 s between events: the milliseconds between calls change nothing.
+    let quota = Quota::new(5, Duration::from_secs(50));
+    for i in 1..=7u32 {
+        let (r, l): (RateStatus, RateStatus) = (
+            redis.hit_status("k", quota).await,
+            local.hit_status("k", quota).await,
+        );
+        assert_eq!(
+            is_limited(r.decision),
+            is_limited(l.decision),
+            "event {i}: {r:?} vs {l:?}"
+        );
+        assert_eq!(r.remaining, l.remaining, "event {i}: {r:?} vs {l:?}");
+        assert_eq!(r.remaining, 5u32.saturating_sub(i), "event {i}");
+        assert_eq!(secs(r.reset), secs(l.reset), "event {i}: {r:?} vs {l:?}");
+        assert_eq!(secs(r.reset), 10 * u64::from(i.min(5)), "event {i}");
+    }
+    // The plain calls still agree with the detailed one.
+    assert!(is_limited(redis.hit("k", quota).await));
+    assert_eq!(redis.hit_status("other", quota).await.remaining, 4);
 }
 
 #[tokio::test]
