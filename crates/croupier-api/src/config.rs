@@ -73,6 +73,70 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     /// How long a `GET /v1/games/{game}/stats` answer is reused (0: not cached).
     pub game_stats_cache_secs: u64,
+    /// Requests this instance handles at once (the ops routes not counted);
+    /// beyond that, 503 `overloaded` with `Retry-After`. 0: no limit.
+    pub max_in_flight: usize,
+    /// How long a request over `max_in_flight` may wait for a slot before it
+    /// is shed (0: shed at once).
+    pub queue_timeout_ms: u64,
+    /// Request quotas per route class; see [`RateLimitsConfig`].
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// Per-route-class request quotas (`[http.rate_limits]`), enforced through
+/// the shared rate limiter (cluster-wide with Redis). Over a quota: 429
+/// `rate_limited` with `Retry-After`; every limited route answers with
+/// `RateLimit-*` headers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// `POST /v1/auth/register` and `/v1/auth/login`, per client IP.
+    pub auth: RateRule,
+    /// Bets and mines actions (open, reveal, cash out), per player.
+    pub bets: RateRule,
+    /// `/v1/admin/*`, per player.
+    pub admin: RateRule,
+    /// Every other API route: per player when authenticated, else per client IP.
+    pub default: RateRule,
+}
+
+/// `limit` requests per `period_secs`, all of which may come at once (the
+/// burst); the quota then refills evenly, one request every
+/// `period_secs / limit`. `limit = 0` disables the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateRule {
+    pub limit: u32,
+    pub period_secs: u64,
+}
+
+impl RateRule {
+    pub const fn new(limit: u32, period_secs: u64) -> Self {
+        Self { limit, period_secs }
+    }
+
+    /// The limiter's quota, or `None` when the rule is disabled.
+    pub fn quota(&self) -> Option<croupier_core::ratelimit::Quota> {
+        (self.limit > 0 && self.period_secs > 0).then(|| {
+            croupier_core::ratelimit::Quota::new(
+                self.limit,
+                std::time::Duration::from_secs(self.period_secs),
+            )
+        })
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        // Generous: a safety net against floods, not a product limit. The
+        // load generator's 100 players at 10k bets/s are 100 bets/s each.
+        Self {
+            auth: RateRule::new(300, 60),
+            bets: RateRule::new(2000, 10),
+            admin: RateRule::new(600, 60),
+            default: RateRule::new(1200, 10),
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -123,6 +187,9 @@ impl Default for HttpConfig {
             idempotency_lease_secs: 60,
             trust_forwarded_for: false,
             game_stats_cache_secs: 5,
+            max_in_flight: 1024,
+            queue_timeout_ms: 50,
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -221,6 +288,27 @@ impl ApiConfig {
         }
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
+        }
+        if self.http.queue_timeout_ms > 60_000 {
+            return Err("http.queue_timeout_ms: must be at most 60000".into());
+        }
+        let r = &self.http.rate_limits;
+        for (class, rule) in [
+            ("auth", r.auth),
+            ("bets", r.bets),
+            ("admin", r.admin),
+            ("default", r.default),
+        ] {
+            if rule.limit > 0 && rule.period_secs == 0 {
+                return Err(format!(
+                    "http.rate_limits.{class}.period_secs: must be greater than 0 (or limit 0 to disable)"
+                ));
+            }
+            if rule.period_secs > 10 * 365 * 24 * 3600 {
+                return Err(format!(
+                    "http.rate_limits.{class}.period_secs: must be at most ten years"
+                ));
+            }
         }
         self.ws.validate()
     }

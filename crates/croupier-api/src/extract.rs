@@ -211,6 +211,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
     }
 }
 
+/// The client's IP for per-client limits: the first `X-Forwarded-For` address
+/// when `http.trust_forwarded_for` is set (only behind a trusted proxy), else
+/// the TCP peer; `unknown` without either.
+pub fn client_ip(
+    trust_forwarded_for: bool,
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> String {
+    if trust_forwarded_for {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        {
+            return ip.to_string();
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The TCP peer in a request's extensions (see [`PeerAddr`]).
+pub fn peer_addr(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+}
+
 /// The TCP peer, when the server was started with connect info.
 pub struct PeerAddr(pub Option<std::net::SocketAddr>);
 
@@ -221,12 +250,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        Ok(PeerAddr(peer_addr(&parts.extensions)))
     }
 }
 

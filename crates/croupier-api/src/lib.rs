@@ -9,8 +9,10 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod recommendations;
 pub mod routes;
+pub mod shed;
 pub mod state;
 pub mod trace_context;
 pub mod ws;
@@ -44,7 +46,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/games/{game}/stats", get(routes::stats::game))
         .route("/v1/fairness/verify", post(routes::fairness::verify))
         // Authenticates itself: the token may come in a subprotocol too.
-        .route("/v1/ws", get(ws::connect));
+        .route("/v1/ws", get(ws::connect))
+        // Before idempotency: a throttled request is not recorded.
+        .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit));
 
     // Bets record their Idempotency-Key inside the bet's own transaction.
     let bets = Router::new().route("/v1/games/{game}/bets", post(routes::games::place_bet));
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let session = Router::new()
         .route("/v1/auth/logout", post(routes::auth::logout))
         .route("/v1/auth/logout-all", post(routes::auth::logout_all))
+        .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency));
 
@@ -115,7 +120,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .merge(bets)
-        // Added last, so it runs first: authenticate, then idempotency.
+        // Rate limits key by the player, so they run after authentication
+        // (see the `ratelimit` module).
+        .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
+        // Added last, so it runs first: authenticate, rate limit, then idempotency.
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
         .merge(session);
 
@@ -125,9 +133,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/openapi.json", get(routes::health::openapi));
 
-    Router::new()
+    // Load shedding wraps the API routes only: the ops routes must answer
+    // precisely when the instance is busy. Inside the layers below, so a shed
+    // request is still traced, counted and given a request id.
+    let api = Router::new()
         .merge(public)
         .merge(authed)
+        .layer(from_fn_with_state(state.clone(), shed::shed));
+
+    Router::new()
+        .merge(api)
         .merge(ops)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

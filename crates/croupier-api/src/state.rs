@@ -8,8 +8,19 @@ use croupier_core::ratelimit::RateLimiter;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// One `Arc`: every middleware and extractor clones the state per request,
+/// and one contended reference count is cheaper than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
     pub sessions: SessionCache,
@@ -28,6 +39,8 @@ pub struct AppState {
     pub game_stats_cache: crate::routes::stats::GameStatsCache,
     /// The recommendations' global model, cached.
     pub recommendations: Arc<crate::recommendations::ModelCache>,
+    /// This instance's request slots (`http.max_in_flight`).
+    pub shedder: Arc<crate::shed::Shedder>,
 }
 
 impl AppState {
@@ -41,8 +54,13 @@ impl AppState {
         let recommendations = Arc::new(crate::recommendations::ModelCache::new(
             config.recommendations.clone(),
         ));
-        Self {
+        let shedder = Arc::new(crate::shed::Shedder::new(
+            config.http.max_in_flight,
+            std::time::Duration::from_millis(config.http.queue_timeout_ms),
+        ));
+        Self(Arc::new(Shared {
             catalog,
+            shedder,
             store,
             config: Arc::new(config),
             sessions,
@@ -53,13 +71,17 @@ impl AppState {
             hub,
             game_stats_cache: Default::default(),
             recommendations,
-        }
+        }))
+    }
+
+    fn configure(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.0).expect("AppState is configured before it is shared")
     }
 
     /// Sets where other instances' revocations come from (default
     /// [`SessionFeed::Local`]: this instance is the only one).
     pub fn with_session_feed(mut self, feed: SessionFeed) -> Self {
-        self.session_feed = feed;
+        self.configure().session_feed = feed;
         self
     }
 
@@ -68,7 +90,7 @@ impl AppState {
         mut self,
         redriver: Arc<dyn croupier_core::dead_letters::Redriver>,
     ) -> Self {
-        self.redriver = Some(redriver);
+        self.configure().redriver = Some(redriver);
         self
     }
 

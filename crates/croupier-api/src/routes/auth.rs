@@ -3,7 +3,7 @@
 use crate::auth::{self, Authed};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::extract::PeerAddr;
+use crate::extract::{client_ip, PeerAddr};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use croupier_core::ratelimit::{Quota, RateDecision};
 use croupier_core::*;
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -90,21 +89,6 @@ pub async fn register(
     ))
 }
 
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    if state.config.http.trust_forwarded_for {
-        if let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        {
-            return ip.to_string();
-        }
-    }
-    peer.map(|p| p.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Log in; returns a bearer token.
 ///
 /// Failures are throttled per (account, IP), per account and per IP (429 with
@@ -126,7 +110,7 @@ pub async fn login(
 ) -> ApiResult<Json<LoginResponse>> {
     let cfg = &state.config.auth;
     let window = Duration::from_secs(cfg.login_window_secs);
-    let ip = client_ip(&state, &headers, peer);
+    let ip = client_ip(state.config.http.trust_forwarded_for, &headers, peer);
     let user = body.username.to_lowercase();
     // Bounded so a huge username cannot bloat the limiter's keys.
     let user: String = user.chars().take(64).collect();

@@ -2,10 +2,10 @@
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_json, JsonBytes, PeerAddr};
+use crate::extract::{client_ip, parse_json, JsonBytes, PeerAddr};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use croupier_core::ratelimit::{Quota, RateDecision};
@@ -205,11 +205,10 @@ pub struct VerifyRequest {
 pub async fn verify(
     State(state): State<AppState>,
     PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
     JsonBytes(body): JsonBytes,
 ) -> ApiResult<Json<Value>> {
-    let ip = peer
-        .map(|p| p.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let ip = client_ip(state.config.http.trust_forwarded_for, &headers, peer);
     let quota = Quota::new(
         state.config.games.verify_per_minute.max(1),
         Duration::from_secs(60),

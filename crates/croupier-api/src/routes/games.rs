@@ -293,6 +293,7 @@ pub async fn place_bet(
         .await?;
     match result {
         Idempotent::Done(bet) => {
+            crate::metrics::bet_settled(&bet);
             Ok((StatusCode::CREATED, Json(BetView::from(&bet))).into_response())
         }
         Idempotent::Earlier(earlier) => idempotency::answer_earlier(earlier),

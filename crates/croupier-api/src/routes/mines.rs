@@ -295,6 +295,9 @@ pub async fn reveal(
         .mines_step(me.player.id, &round_id, decide, croupier_core::now())
         .await
         .map_err(round_error)?;
+    if let Some(bet) = &bet {
+        crate::metrics::bet_settled(bet);
+    }
     // The last safe tile cashes out by itself. The store records a tile only on
     // a `Safe` step, so that tile is revealed first and the round settled next
     // (settling in the same step would lose it from the round and the bet).
@@ -322,6 +325,9 @@ async fn cash_out_now(
         )
         .await
         .map_err(round_error)?;
+    if let Some(bet) = &bet {
+        crate::metrics::bet_settled(bet);
+    }
     Ok(Json(view(state, &round, bet.as_ref())))
 }
 
