@@ -65,6 +65,47 @@ pub struct Config {
     pub ws: croupier_api::ws::WsConfig,
     pub recommendations: croupier_api::recommendations::RecommendationsConfig,
     pub export: ExportConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Span export to an OpenTelemetry collector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP traces URL, e.g.
+    /// `http://127.0.0.1:4318/v1/traces`. Unset: no spans are exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// `protobuf` or `json`.
+    pub otlp_protocol: OtlpProtocol,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of traces exported (0-1), decided by trace id.
+    pub sample_ratio: f64,
+    /// Spans waiting for export at most; beyond it they are dropped.
+    pub max_queue: usize,
+    /// Longest wait for one export request, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    Protobuf,
+    Json,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::Protobuf,
+            service_name: "croupier".into(),
+            sample_ratio: 1.0,
+            max_queue: 8192,
+            timeout_ms: 5000,
+        }
+    }
 }
 
 /// The roles of an instance. Serialized as `"api,worker,relay"`; a TOML
@@ -360,6 +401,7 @@ impl Default for Config {
             ws: api.ws,
             recommendations: api.recommendations,
             export: ExportConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -446,6 +488,21 @@ impl Config {
             if !croupier_core::trace::valid_instance(id) {
                 return Err("instance_id: must be 1-64 characters of A-Za-z0-9._-".into());
             }
+        }
+        let t = &self.telemetry;
+        if let Some(url) = &t.otlp_endpoint {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err("telemetry.otlp_endpoint: must be an http:// URL".into());
+            }
+        }
+        if !(0.0..=1.0).contains(&t.sample_ratio) {
+            return Err("telemetry.sample_ratio: must be within 0-1".into());
+        }
+        if !(1..=1_000_000).contains(&t.max_queue) {
+            return Err("telemetry.max_queue: must be 1-1000000".into());
+        }
+        if !(1..=60_000).contains(&t.timeout_ms) {
+            return Err("telemetry.timeout_ms: must be 1-60000".into());
         }
         if self.shutdown_drain_secs > 3600 {
             return Err("shutdown_drain_secs: at most 3600".into());

@@ -157,6 +157,9 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             }
         }
     });
+    if cfg.roles.api {
+        croupier_api::metrics::spawn_session_gauge(state.clone());
+    }
     let events = crate::events::Events::start(cfg, store.clone(), notifier.clone()).await?;
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -197,6 +200,21 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     if let Some(id) = &cfg.instance_id {
         croupier_core::trace::set_instance(id.clone());
     }
+    let otlp = match &cfg.telemetry.otlp_endpoint {
+        Some(endpoint) => Some(
+            croupier_otlp::Otlp::install(&croupier_otlp::OtlpOptions {
+                endpoint: endpoint.clone(),
+                json: cfg.telemetry.otlp_protocol == crate::config::OtlpProtocol::Json,
+                service_name: cfg.telemetry.service_name.clone(),
+                instance: croupier_core::trace::instance().to_owned(),
+                sample_ratio: cfg.telemetry.sample_ratio,
+                timeout: std::time::Duration::from_millis(cfg.telemetry.timeout_ms),
+                max_queue: cfg.telemetry.max_queue,
+            })
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     let running = start(&cfg).await?;
     tracing::info!(
         instance = croupier_core::trace::instance(),
@@ -224,11 +242,18 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!(grace_secs = cfg.shutdown_grace_secs, "shutting down");
     let grace = std::time::Duration::from_secs(cfg.shutdown_grace_secs);
-    match tokio::time::timeout(grace, running.stop()).await {
-        Ok(r) => r?,
-        Err(_) => tracing::warn!("grace period over; abandoning in-flight requests"),
+    let stopped = match tokio::time::timeout(grace, running.stop()).await {
+        Ok(r) => r.map_err(anyhow::Error::from),
+        Err(_) => {
+            tracing::warn!("grace period over; abandoning in-flight requests");
+            Ok(())
+        }
+    };
+    if let Some(otlp) = otlp {
+        // The export thread blocks while it flushes.
+        let _ = tokio::task::spawn_blocking(move || otlp.shutdown()).await;
     }
-    Ok(())
+    stopped
 }
 
 /// Registers the SIGINT and SIGTERM handlers now; the future completes on either.

@@ -26,6 +26,34 @@ fn run(cmd: &mut Command) -> (Output, String, String) {
     (out, stdout, stderr)
 }
 
+/// `croupier serve` on a free port with `env` on top of the defaults; returns
+/// the child and its URL, read from the JSON log line announcing it.
+fn serve(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut child = croupier(dir)
+        .arg("serve")
+        .env("CROUPIER_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve logs its URL before exiting")
+            .unwrap();
+        let entry: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+        if let Some(url) = entry["url"].as_str() {
+            break url.to_owned();
+        }
+    };
+    // Keep reading: a closed pipe would fail the server's next log write.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
@@ -315,26 +343,8 @@ fn fair_commands_reproduce_the_public_vectors() {
 #[test]
 fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = croupier(dir.path())
-        .arg("serve")
-        // Port 0: the only deviation from the defaults, so tests can run in parallel.
-        .env("CROUPIER_LISTEN", "127.0.0.1:0")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve logs its URL before exiting")
-            .unwrap();
-        let entry: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
-        if let Some(url) = entry["url"].as_str() {
-            break url.to_owned();
-        }
-    };
+    // Port 0 is the only deviation from the defaults (see `serve`).
+    let (mut child, url) = serve(dir.path(), &[]);
     assert!(
         dir.path().join("data/croupier.db").exists(),
         "./data is the default data dir"
@@ -448,22 +458,7 @@ fn storage_commands_run_on_postgres_with_database_url() {
 #[test]
 fn serve_drains_after_sigterm_before_it_stops_accepting() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = croupier(dir.path())
-        .arg("serve")
-        .env("CROUPIER_LISTEN", "127.0.0.1:0")
-        .env("CROUPIER_SHUTDOWN_DRAIN_SECS", "2")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve logs its URL").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap();
-        if let Some(url) = entry["url"].as_str() {
-            break url.to_owned();
-        }
-    };
+    let (mut child, url) = serve(dir.path(), &[("CROUPIER_SHUTDOWN_DRAIN_SECS", "2")]);
     assert!(http_status(&url, "/readyz").starts_with("HTTP/1.1 200"));
     let sent = std::time::Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -514,4 +509,196 @@ fn http_status(base: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// A minimal OTLP/HTTP collector: answers 200 to every POST and keeps the
+/// bodies (keep-alive connections included).
+fn otlp_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let kept = kept.clone();
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                let mut body = vec![0u8; len];
+                if conn.read_exact(&mut body).is_err() {
+                    return;
+                }
+                kept.lock().unwrap().push(body);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+                );
+            });
+        }
+    });
+    (url, bodies)
+}
+
+/// With `telemetry.otlp_endpoint`, a bet's trace reaches the collector
+/// whole: the request (continuing the caller's traceparent), the store
+/// write, the outbox publish and the consumers, on one trace id; SIGTERM
+/// flushes what is queued.
+#[tokio::test]
+async fn serve_exports_one_trace_from_request_to_consumers_over_otlp() {
+    let (collector, bodies) = otlp_collector();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(
+        dir.path(),
+        &[
+            ("CROUPIER_TELEMETRY__OTLP_ENDPOINT", collector.as_str()),
+            ("CROUPIER_TELEMETRY__OTLP_PROTOCOL", "json"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let creds = serde_json::json!({ "username": "traced", "password": "correct horse battery" });
+    let r = http
+        .post(format!("{url}/v1/auth/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login: Value = http
+        .post(format!("{url}/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{url}/v1/wallets/CHIP/claims"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (trace, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let r = http
+        .post(format!("{url}/v1/games/dice/bets"))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace}-{caller_span}-01"))
+        .json(&serde_json::json!({ "currency": "CHIP", "stake": 100,
+                                   "params": { "target": 50.5, "direction": "over" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The consumers have run once the stats count the bet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats: Value = http
+            .get(format!("{url}/v1/me/stats"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["currencies"][0]["bets"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stats never counted the bet: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Every span of the bet's trace, by name.
+    let mut spans: Vec<Value> = Vec::new();
+    let mut services = std::collections::BTreeSet::new();
+    for body in bodies.lock().unwrap().iter() {
+        let export: Value = serde_json::from_slice(body).expect("OTLP/JSON body");
+        for rs in export["resourceSpans"].as_array().unwrap() {
+            for a in rs["resource"]["attributes"].as_array().unwrap() {
+                if a["key"] == "service.name" {
+                    services.insert(a["value"]["stringValue"].as_str().unwrap().to_owned());
+                }
+            }
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                spans.extend(
+                    ss["spans"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|s| s["traceId"] == trace)
+                        .cloned(),
+                );
+            }
+        }
+    }
+    assert_eq!(services.into_iter().collect::<Vec<_>>(), ["croupier"]);
+    let named =
+        |name: &str| -> Vec<&Value> { spans.iter().filter(|s| s["name"] == name).collect() };
+    let names: Vec<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let request = named("POST /v1/games/{game}/bets");
+    assert_eq!(request.len(), 1, "one request span: {names:?}");
+    assert_eq!(
+        request[0]["parentSpanId"], caller_span,
+        "continues the caller's span"
+    );
+    let request_span = request[0]["spanId"].as_str().unwrap();
+    let writes: Vec<&Value> = named("sqlite write")
+        .into_iter()
+        .filter(|w| w["parentSpanId"] == request_span)
+        .collect();
+    assert!(!writes.is_empty(), "the request's store write: {names:?}");
+    let publish = named("publish bet.settled");
+    assert_eq!(publish.len(), 1, "the relay's publish: {names:?}");
+    for consumer in ["consume stats", "consume missions"] {
+        assert!(!named(consumer).is_empty(), "{consumer}: {names:?}");
+    }
+    // The consumers continue the context the event was written in.
+    let write_spans: Vec<&str> = writes
+        .iter()
+        .map(|w| w["spanId"].as_str().unwrap())
+        .collect();
+    let consumed = named("consume stats")[0]["parentSpanId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        consumed == request_span || write_spans.contains(&consumed.as_str()),
+        "consume stats hangs under {consumed}, not under the request or its write"
+    );
+    // One tree: every span hangs under the caller's span or another of the trace
+    // (the consumers' own store writes under their delivery, say).
+    let ids: std::collections::BTreeSet<&str> = spans
+        .iter()
+        .map(|s| s["spanId"].as_str().unwrap())
+        .collect();
+    for s in &spans {
+        let parent = s["parentSpanId"].as_str().unwrap_or("");
+        assert!(
+            parent == caller_span || ids.contains(parent),
+            "{} hangs under {parent:?}, outside the trace",
+            s["name"]
+        );
+    }
 }
