@@ -5,6 +5,10 @@
 #   deploy/local/cluster.sh start    # build (if needed), migrate, start, wait until ready
 #   deploy/local/cluster.sh status   # what runs, and HAProxy's view of the instances
 #   deploy/local/cluster.sh stop     # stop everything this script started
+#   deploy/local/cluster.sh restart NAME  # api1|api2|api3|worker: SIGTERM, wait for the exit
+#                                    # (or start it if it is not running), start again, wait
+#                                    # until ready and, for an api instance, until HAProxy
+#                                    # sees it UP
 #
 # Knobs (environment):
 #   CROUPIER_DATABASE_URL  postgres://postgres@127.0.0.1:5432/croupier (created if missing)
@@ -15,6 +19,9 @@
 #                          HAProxy's stats page on BASE+4
 #   CLUSTER_BIN           the croupier binary (default: target/release/croupier, built if missing)
 #   CLUSTER_DIR   pids and logs (default: target/local-cluster)
+#   CROUPIER_SHUTDOWN_DRAIN_SECS  2: on SIGTERM an instance answers /readyz 503 this long
+#                          while still serving, above HAProxy's check interval × fall
+#                          (0.5 s × 2), so HAProxy stops sending before the listener closes
 # Any other CROUPIER_* variable passes through to every instance (see `croupier config`).
 set -euo pipefail
 
@@ -29,6 +36,7 @@ export CROUPIER_DATABASE_URL=${CROUPIER_DATABASE_URL:-postgres://postgres@127.0.
 export CROUPIER_REDIS_URL=${CROUPIER_REDIS_URL:-redis://127.0.0.1:6379}
 export CROUPIER_NATS_URL=${CROUPIER_NATS_URL:-nats://127.0.0.1:4222}
 export CROUPIER_LOG__FORMAT=${CROUPIER_LOG__FORMAT:-json}
+export CROUPIER_SHUTDOWN_DRAIN_SECS=${CROUPIER_SHUTDOWN_DRAIN_SECS:-2}
 
 # name  roles             port
 instances=(
@@ -40,11 +48,47 @@ instances=(
 
 die() { echo "cluster: $*" >&2; exit 1; }
 
-alive() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+# die, with the last lines of an instance's log: what it said before it failed.
+die_log() { # name message
+  local log="$state/$1.log"
+  echo "cluster: $2; the end of $log:" >&2
+  tail -n 20 "$log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# Whether a pid runs; a zombie (killed, not yet reaped by whoever adopted it) does not.
+running() {
+  local stat state
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  state=${stat##*) }
+  [ "${state%% *}" != Z ]
+}
+
+alive() { [ -f "$state/$1.pid" ] && running "$(cat "$state/$1.pid")"; }
+
+# The instance line (name roles port) of NAME.
+instance() {
+  local i
+  for i in "${instances[@]}"; do
+    case "$i" in "$1 "*) echo "$i"; return 0 ;; esac
+  done
+  return 1
+}
+
+launch() { # name roles port
+  "$bin" serve --listen "127.0.0.1:$3" --roles "$2" >>"$state/$1.log" 2>&1 &
+  echo $! >"$state/$1.pid"
+}
+
+# HAProxy's view of server NAME in backend api (UP, DOWN, MAINT, …).
+lb_status() {
+  curl -fsS --max-time 1 "http://127.0.0.1:$((base + 4))/;csv" 2>/dev/null \
+    | awk -F, -v s="$1" '$1 == "api" && $2 == s { print $18 }'
+}
 
 wait_ready() { # url seconds
   local deadline=$((SECONDS + $2))
-  until curl -fsS -o /dev/null --max-time 1 "$1"; do
+  until curl -fs -o /dev/null --max-time 1 "$1"; do
     [ $SECONDS -lt $deadline ] || return 1
     sleep 0.1
   done
@@ -76,13 +120,12 @@ start() {
 
   for i in "${instances[@]}"; do
     set -- $i
-    "$bin" serve --listen "127.0.0.1:$3" --roles "$2" >"$state/$1.log" 2>&1 &
-    echo $! >"$state/$1.pid"
+    : >"$state/$1.log"
+    launch "$1" "$2" "$3"
   done
   for i in "${instances[@]}"; do
     set -- $i
-    wait_ready "http://127.0.0.1:$3/readyz" 30 \
-      || die "$1 did not become ready; see $state/$1.log"
+    wait_ready "http://127.0.0.1:$3/readyz" 30 || die_log "$1" "$1 did not become ready"
   done
 
   CROUPIER_LB_BIND="127.0.0.1:$lb_port" \
@@ -90,8 +133,7 @@ start() {
   CROUPIER_API3="127.0.0.1:$((base + 2))" CROUPIER_LB_STATS="127.0.0.1:$((base + 4))" \
     haproxy -db -f "$here/haproxy.cfg" >"$state/haproxy.log" 2>&1 &
   echo $! >"$state/haproxy.pid"
-  wait_ready "http://127.0.0.1:$lb_port/readyz" 15 \
-    || die "HAProxy did not become ready; see $state/haproxy.log"
+  wait_ready "http://127.0.0.1:$lb_port/readyz" 15 || die_log haproxy "HAProxy did not become ready"
   echo "cluster: up at http://127.0.0.1:$lb_port (stats http://127.0.0.1:$((base + 4))/, logs in $state)"
 }
 
@@ -100,18 +142,44 @@ stop() {
   for f in "$state"/*.pid; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
-    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    running "$pid" && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
   done
   # Instances drain in-flight requests on SIGTERM; give them a moment.
   for _ in $(seq 1 100); do
     local left=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    for pid in "${pids[@]}"; do running "$pid" && left=1; done
     [ $left -eq 0 ] && break
     sleep 0.1
   done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   rm -f "$state"/*.pid
   echo "cluster: stopped"
+}
+
+restart() { # name
+  local line name roles port pid deadline
+  line=$(instance "${1:-}") || die "restart: no instance named '${1:-}' (api1, api2, api3, worker)"
+  set -- $line; name=$1; roles=$2; port=$3
+  if alive "$name"; then
+    pid=$(cat "$state/$name.pid")
+    kill -TERM "$pid"
+    # Drain, then in-flight requests within the grace period (30 s by default).
+    deadline=$((SECONDS + ${CROUPIER_SHUTDOWN_DRAIN_SECS:-0} + ${CROUPIER_SHUTDOWN_GRACE_SECS:-30} + 5))
+    while running "$pid"; do
+      [ $SECONDS -lt $deadline ] || { kill -KILL "$pid" 2>/dev/null || true; break; }
+      sleep 0.05
+    done
+  fi
+  launch "$name" "$roles" "$port"
+  wait_ready "http://127.0.0.1:$port/readyz" 30 || die_log "$name" "$name did not become ready"
+  if [ "$roles" != worker ] && alive haproxy; then
+    deadline=$((SECONDS + 15))
+    until [ "$(lb_status "$name")" = UP ]; do
+      [ $SECONDS -lt $deadline ] || die "HAProxy does not see $name UP"
+      sleep 0.1
+    done
+  fi
+  echo "cluster: $name restarted (pid $(cat "$state/$name.pid"))"
 }
 
 status() {
@@ -127,5 +195,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  restart) restart "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|restart NAME" >&2; exit 2 ;;
 esac
