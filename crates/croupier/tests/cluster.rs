@@ -47,10 +47,12 @@ fn services() -> Option<(String, String, String)> {
     }
 }
 
-/// Five consecutive free loopback ports (the script's BASE..BASE+4) and one more for HAProxy.
+/// Five consecutive free loopback ports (the script's BASE..BASE+4) and one more for HAProxy,
+/// below Linux's ephemeral range (32768 and up by default): an instance restarted on its
+/// port must not find it taken by some outgoing connection meanwhile.
 fn free_ports() -> (u16, u16) {
     for _ in 0..100 {
-        let base = 20_000 + (rand_u64() % 30_000) as u16;
+        let base = 10_000 + (rand_u64() % 22_000) as u16;
         let all: Option<Vec<TcpListener>> = (0..6)
             .map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
