@@ -72,6 +72,18 @@ pub struct Bet {
 }
 
 impl Bet {
+    /// A bet not sent yet.
+    fn new(key: String, sent_at: Duration) -> Bet {
+        Bet {
+            key,
+            sent_at,
+            first: Outcome::NotSent,
+            attempts: 0,
+            acked: Vec::new(),
+            refused: None,
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         !self.acked.is_empty()
     }
@@ -201,14 +213,9 @@ async fn offer(
         let token = tokens[n as usize % tokens.len()].clone();
         n += 1;
         if in_flight.load(Ordering::Relaxed) >= load.max_outstanding {
-            done.lock().expect("not poisoned").push(Bet {
-                key,
-                sent_at,
-                first: Outcome::NotSent,
-                attempts: 0,
-                acked: Vec::new(),
-                refused: None,
-            });
+            done.lock()
+                .expect("not poisoned")
+                .push(Bet::new(key, sent_at));
             continue;
         }
         in_flight.fetch_add(1, Ordering::Relaxed);
@@ -242,14 +249,7 @@ async fn place(
     load: &Load,
 ) -> Bet {
     let first_at = Instant::now();
-    let mut bet = Bet {
-        key,
-        sent_at,
-        first: Outcome::NotSent,
-        attempts: 0,
-        acked: Vec::new(),
-        refused: None,
-    };
+    let mut bet = Bet::new(key, sent_at);
     let mut backoff = Duration::from_millis(100);
     loop {
         bet.attempts += 1;
