@@ -79,6 +79,9 @@ pub struct HttpConfig {
     /// How long a request over `max_in_flight` may wait for a slot before it
     /// is shed (0: shed at once).
     pub queue_timeout_ms: u64,
+    /// Longest an API request may take; past it, 503 `timeout` with
+    /// `Retry-After` (0: unbounded).
+    pub request_timeout_ms: u64,
     /// Request quotas per route class; see [`RateLimitsConfig`].
     pub rate_limits: RateLimitsConfig,
 }
@@ -189,6 +192,7 @@ impl Default for HttpConfig {
             game_stats_cache_secs: 5,
             max_in_flight: 1024,
             queue_timeout_ms: 50,
+            request_timeout_ms: 30_000,
             rate_limits: RateLimitsConfig::default(),
         }
     }
@@ -291,6 +295,9 @@ impl ApiConfig {
         }
         if self.http.queue_timeout_ms > 60_000 {
             return Err("http.queue_timeout_ms: must be at most 60000".into());
+        }
+        if self.http.request_timeout_ms > 3_600_000 {
+            return Err("http.request_timeout_ms: must be at most 3600000".into());
         }
         let r = &self.http.rate_limits;
         for (class, rule) in [

@@ -47,6 +47,7 @@ pub const CATALOG: &[(&str, Kind, &str)] = &[
     ("croupier_http_requests_total", Kind::Counter, "Requests by method, route and status."),
     ("croupier_http_in_flight", Kind::Gauge, "Requests being handled on this instance."),
     ("croupier_http_shed_total", Kind::Counter, "Requests refused with 503 because the instance was at its concurrency limit, by route."),
+    ("croupier_http_timeouts_total", Kind::Counter, "Requests abandoned with 503 because they took longer than http.request_timeout_ms, by route."),
     ("croupier_http_throttled_total", Kind::Counter, "Requests refused with 429 by a rate limit, by route and scope (ip, player)."),
     ("croupier_game_stats_cache_total", Kind::Counter, "Public game-stats answers by cache result (hit, miss)."),
     ("croupier_recommendations_served_total", Kind::Counter, "Recommendation lists served."),

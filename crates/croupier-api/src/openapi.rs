@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
 }
 
 /// Every API route may answer 429 `rate_limited` (`[http.rate_limits]`) and
-/// 503 `overloaded` (load shedding): shared responses in the components,
+/// 503 `overloaded` (load shedding) or `timeout` (`http.request_timeout_ms`): shared responses in the components,
 /// referenced by operations that document no 429/503 of their own; those
 /// that do get the code added to the description.
 struct ServerLimits;
@@ -72,7 +72,10 @@ impl Modify for ServerLimits {
             )
             .build();
         let overloaded = ResponseBuilder::new()
-            .description("overloaded: too many requests in progress on this instance")
+            .description(
+                "overloaded: too many requests in progress on this instance; \
+                 or timeout: the request took longer than the server's limit",
+            )
             .content(crate::error::PROBLEM_JSON, problem())
             .header("Retry-After", int_header("Seconds to wait before retrying"))
             .build();
@@ -94,7 +97,7 @@ impl Modify for ServerLimits {
             for op in operations.into_iter().flatten() {
                 for (status, code, component) in [
                     ("429", "rate_limited", "RateLimited"),
-                    ("503", "overloaded", "Overloaded"),
+                    ("503", "overloaded or timeout", "Overloaded"),
                 ] {
                     match op.responses.responses.get_mut(status) {
                         Some(RefOr::T(own)) => {

@@ -11,6 +11,13 @@
 //! `croupier_http_shed_total{route}` and the `croupier_http_in_flight` gauge
 //! sit in one place.
 //!
+//! The same layer bounds how long a request may take: past
+//! `http.request_timeout_ms` it is abandoned (its future dropped, as when the
+//! client goes away) and answered 503 `timeout` with `Retry-After`, counted
+//! in `croupier_http_timeouts_total{route}`. Whatever it waited on, a store
+//! query over a link that went silent or a client that never finishes its
+//! body, its slot comes back.
+//!
 //! Only the API routes are wrapped (see [`crate::router`]): `/livez`,
 //! `/readyz` and `/metrics` must answer precisely when the instance is busy.
 
@@ -31,6 +38,8 @@ pub struct Shedder {
     /// `None`: no limit (`http.max_in_flight = 0`).
     slots: Option<Arc<Semaphore>>,
     queue_timeout: Duration,
+    /// `None`: requests are not bounded (`http.request_timeout_ms = 0`).
+    request_timeout: Option<Duration>,
 }
 
 impl Shedder {
@@ -39,7 +48,14 @@ impl Shedder {
             slots: (max_in_flight > 0)
                 .then(|| Arc::new(Semaphore::new(max_in_flight.min(Semaphore::MAX_PERMITS)))),
             queue_timeout,
+            request_timeout: None,
         }
+    }
+
+    /// Bounds each request to `timeout` (zero: unbounded).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
     }
 
     /// A slot, waiting at most the queue timeout; `None`: shed.
@@ -80,15 +96,32 @@ impl Drop for Slot {
 
 pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(_slot) = state.shedder.acquire().await else {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "unmatched".to_owned());
-        metrics::counter!("croupier_http_shed_total", "route" => route).increment(1);
+        metrics::counter!("croupier_http_shed_total", "route" => route_of(&req)).increment(1);
         return overloaded().into_response();
     };
-    next.run(req).await
+    let Some(limit) = state.shedder.request_timeout else {
+        return next.run(req).await;
+    };
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let route = route
+                .as_ref()
+                .map_or("unmatched", |p| p.as_str())
+                .to_owned();
+            tracing::warn!(%route, timeout_ms = limit.as_millis() as u64, "request timed out");
+            metrics::counter!("croupier_http_timeouts_total", "route" => route).increment(1);
+            timed_out(limit).into_response()
+        }
+    }
+}
+
+fn route_of(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned()
 }
 
 pub fn overloaded() -> ApiError {
@@ -98,6 +131,19 @@ pub fn overloaded() -> ApiError {
         "Server overloaded",
     )
     .detail("too many requests in progress on this instance; retry shortly")
+    .retry_after(1)
+}
+
+pub fn timed_out(limit: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "Request timed out",
+    )
+    .detail(format!(
+        "the request did not finish within {} ms; retry (with the same Idempotency-Key)",
+        limit.as_millis()
+    ))
     .retry_after(1)
 }
 

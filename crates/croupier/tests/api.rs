@@ -2271,3 +2271,59 @@ async fn requests_over_max_in_flight_are_shed_with_503_but_ops_routes_answer() {
     let r = app.call(Method::GET, "/v1/games", None, None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn a_request_over_request_timeout_is_answered_503_and_frees_its_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(|c| {
+        c.http.max_in_flight = 1;
+        c.http.queue_timeout_ms = 0;
+        c.http.request_timeout_ms = 300;
+    })
+    .await;
+    // A request that never finishes on its own: its body never all arrives.
+    let started = Instant::now();
+    let mut stuck = tokio::net::TcpStream::connect(app.running.addr)
+        .await
+        .unwrap();
+    stuck
+        .write_all(
+            b"POST /v1/fairness/verify HTTP/1.1\r\nHost: test\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        // Until the problem body is in (the response may come in pieces).
+        while !String::from_utf8_lossy(&answer).contains("timed out") {
+            let n = stuck.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed without an answer: {answer:?}");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(read.is_ok(), "no answer within 10 s: {text}");
+    assert!(text.starts_with("http/1.1 503"), "{text}");
+    assert!(text.contains("retry-after: 1\r\n"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    assert!(text.contains("\"code\":\"timeout\""), "{text}");
+    assert!(
+        elapsed >= Duration::from_millis(300),
+        "answered after {elapsed:?}"
+    );
+    assert!(
+        has_metric(
+            &app,
+            "croupier_http_timeouts_total{",
+            &["route=\"/v1/fairness/verify\""]
+        )
+        .await
+    );
+    // The only slot came back with the abandoned request.
+    let r = app.call(Method::GET, "/v1/games", None, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}

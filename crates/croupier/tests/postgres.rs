@@ -10,6 +10,7 @@ use croupier_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,11 +54,13 @@ fn authority_of(url: &str) -> String {
 }
 
 /// A TCP proxy to PostgreSQL that can be cut (connections dropped, port
-/// closed) and restored on the same port.
+/// closed) and restored on the same port, or stalled (connections stay open
+/// but nothing gets through: a link that went silent).
 struct Proxy {
     addr: SocketAddr,
     upstream: String,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -67,6 +70,7 @@ impl Proxy {
             addr: listener.local_addr().unwrap(),
             upstream,
             tasks: Arc::default(),
+            stalled: Arc::default(),
         };
         proxy.serve(listener);
         proxy
@@ -74,21 +78,36 @@ impl Proxy {
 
     fn serve(&self, listener: TcpListener) {
         let (upstream, tasks) = (self.upstream.clone(), self.tasks.clone());
+        let stalled = self.stalled.clone();
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let upstream = upstream.clone();
+                let (upstream, stalled) = (upstream.clone(), stalled.clone());
                 let pipe = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&upstream).await {
+                        let (client_rx, client_tx) = client.into_split();
+                        let (server_rx, server_tx) = server.into_split();
+                        tokio::select! {
+                            _ = forward(client_rx, server_tx, &stalled) => {}
+                            _ = forward(server_rx, client_tx, &stalled) => {}
+                        }
                     }
                 });
                 tasks.lock().unwrap().push(pipe.abort_handle());
             }
         });
         self.tasks.lock().unwrap().push(accept.abort_handle());
+    }
+
+    /// Holds every byte in both directions until `unstall`, connections open.
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn unstall(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
     }
 
     /// Drops every connection and closes the port (connects are refused).
@@ -110,6 +129,28 @@ impl Proxy {
                 }
                 Err(e) => panic!("cannot rebind {}: {e}", self.addr),
             }
+        }
+    }
+}
+
+/// Copies one direction of a connection, holding each chunk while stalled.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: &AtomicBool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
@@ -319,4 +360,53 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
         (settled..=settled + failed_during).contains(&n),
         "{n} bets stored, {settled} acknowledged"
     );
+}
+
+/// A link that goes silent (no error, no close: packets dropped on the way)
+/// would hold a query until TCP gives up, minutes later. The request deadline
+/// answers 503 `timeout` instead, and once the link is back the instance
+/// serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_database_link_costs_a_request_its_timeout_not_minutes() {
+    let Some(url) = server_url() else { return };
+    let (_schema, scoped) = PgSchema::create().await;
+    let proxy = Proxy::start(authority_of(&url)).await;
+    let through_proxy = with_authority(&scoped, &proxy.addr.to_string());
+    let mut app = common::spawn_with(|c| {
+        c.database_url = Some(through_proxy);
+        c.http.request_timeout_ms = 1000;
+        // The pool pings a connection before lending it, within the acquire
+        // timeout; longer here, so the request deadline is what answers, as
+        // for a query already in flight when the link goes silent.
+        c.database.acquire_timeout_ms = 5000;
+    })
+    .await;
+    app.http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (_, token) = app.player("silent-link").await;
+    assert_eq!(app.get("/v1/wallets", &token).await.status, StatusCode::OK);
+
+    proxy.stall();
+    let t = Instant::now();
+    let r = app.get("/v1/wallets", &token).await;
+    let took = t.elapsed();
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert_eq!(r.body["code"], "timeout", "{:?}", r.body);
+    assert!(
+        took >= Duration::from_millis(1000) && took < FAST,
+        "answered after {took:?}"
+    );
+
+    proxy.unstall();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app.get("/v1/wallets", &token).await;
+        if r.status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not serving again: {:?}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
