@@ -79,8 +79,8 @@ pub struct HttpConfig {
     /// How long a request over `max_in_flight` may wait for a slot before it
     /// is shed (0: shed at once).
     pub queue_timeout_ms: u64,
-    /// Longest an API request may take; past it, 503 `timeout` with
-    /// `Retry-After` (0: unbounded).
+    /// Longest an API read (GET, HEAD) may take; past it, 503 `timeout`
+    /// with `Retry-After` (0: unbounded). Writes are bounded where they wait.
     pub request_timeout_ms: u64,
     /// Request quotas per route class; see [`RateLimitsConfig`].
     pub rate_limits: RateLimitsConfig,
@@ -296,8 +296,10 @@ impl ApiConfig {
         if self.http.queue_timeout_ms > 60_000 {
             return Err("http.queue_timeout_ms: must be at most 60000".into());
         }
-        if self.http.request_timeout_ms > 3_600_000 {
-            return Err("http.request_timeout_ms: must be at most 3600000".into());
+        if self.http.request_timeout_ms != 0
+            && !(100..=3_600_000).contains(&self.http.request_timeout_ms)
+        {
+            return Err("http.request_timeout_ms: must be 0 (unbounded) or 100..=3600000".into());
         }
         let r = &self.http.rate_limits;
         for (class, rule) in [
@@ -309,6 +311,12 @@ impl ApiConfig {
             if rule.limit > 0 && rule.period_secs == 0 {
                 return Err(format!(
                     "http.rate_limits.{class}.period_secs: must be greater than 0 (or limit 0 to disable)"
+                ));
+            }
+            // The limiters space requests period/limit apart in microseconds.
+            if u64::from(rule.limit) > rule.period_secs.saturating_mul(1_000_000) {
+                return Err(format!(
+                    "http.rate_limits.{class}.limit: must be at most 1000000 per second of period_secs"
                 ));
             }
             if rule.period_secs > 10 * 365 * 24 * 3600 {

@@ -133,12 +133,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::health::metrics))
         .route("/openapi.json", get(routes::health::openapi));
 
-    // Load shedding wraps the API routes only: the ops routes must answer
-    // precisely when the instance is busy. Inside the layers below, so a shed
-    // request is still traced, counted and given a request id.
+    // Load shedding and the read deadline wrap the API routes only: the ops
+    // routes must answer precisely when the instance is busy. Inside the
+    // layers below, so a shed request is still traced, counted and given a
+    // request id.
+    let deadline = shed::Deadline::from_millis(state.config.http.request_timeout_ms);
     let api = Router::new()
         .merge(public)
         .merge(authed)
+        .layer(from_fn_with_state(deadline, shed::deadline))
         .layer(from_fn_with_state(state.clone(), shed::shed));
 
     Router::new()

@@ -11,12 +11,15 @@
 //! `croupier_http_shed_total{route}` and the `croupier_http_in_flight` gauge
 //! sit in one place.
 //!
-//! The same layer bounds how long a request may take: past
-//! `http.request_timeout_ms` it is abandoned (its future dropped, as when the
-//! client goes away) and answered 503 `timeout` with `Retry-After`, counted
-//! in `croupier_http_timeouts_total{route}`. Whatever it waited on, a store
-//! query over a link that went silent or a client that never finishes its
-//! body, its slot comes back.
+//! [`deadline`] bounds how long a read may take: past `http.request_timeout_ms`
+//! a GET or HEAD is abandoned (its future dropped, as when the client goes
+//! away) and answered 503 `timeout` with `Retry-After`, counted in
+//! `croupier_http_timeouts_total{route}`, whatever it waited on (a query over
+//! a database link that went silent), and its slot comes back. Writes are not
+//! cut short: one abandoned mid-way could still commit while its
+//! `Idempotency-Key` stays in progress, and a retry after the key's lease
+//! would run it again. They are bounded where they wait instead (the bet
+//! timeout, the pool's acquire timeout).
 //!
 //! Only the API routes are wrapped (see [`crate::router`]): `/livez`,
 //! `/readyz` and `/metrics` must answer precisely when the instance is busy.
@@ -24,7 +27,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -38,8 +41,6 @@ pub struct Shedder {
     /// `None`: no limit (`http.max_in_flight = 0`).
     slots: Option<Arc<Semaphore>>,
     queue_timeout: Duration,
-    /// `None`: requests are not bounded (`http.request_timeout_ms = 0`).
-    request_timeout: Option<Duration>,
 }
 
 impl Shedder {
@@ -48,14 +49,7 @@ impl Shedder {
             slots: (max_in_flight > 0)
                 .then(|| Arc::new(Semaphore::new(max_in_flight.min(Semaphore::MAX_PERMITS)))),
             queue_timeout,
-            request_timeout: None,
         }
-    }
-
-    /// Bounds each request to `timeout` (zero: unbounded).
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = (!timeout.is_zero()).then_some(timeout);
-        self
     }
 
     /// A slot, waiting at most the queue timeout; `None`: shed.
@@ -99,7 +93,26 @@ pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Re
         metrics::counter!("croupier_http_shed_total", "route" => route_of(&req)).increment(1);
         return overloaded().into_response();
     };
-    let Some(limit) = state.shedder.request_timeout else {
+    next.run(req).await
+}
+
+/// The longest a read may take (`None`: unbounded), the state of [`deadline`].
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Option<Duration>);
+
+impl Deadline {
+    /// From `http.request_timeout_ms` (0: unbounded).
+    pub fn from_millis(ms: u64) -> Self {
+        Self((ms > 0).then(|| Duration::from_millis(ms)))
+    }
+}
+
+/// Answers a GET or HEAD still running after the deadline with 503 `timeout`.
+pub async fn deadline(State(limit): State<Deadline>, req: Request, next: Next) -> Response {
+    let Some(limit) = limit
+        .0
+        .filter(|_| matches!(*req.method(), Method::GET | Method::HEAD))
+    else {
         return next.run(req).await;
     };
     let route = req.extensions().get::<MatchedPath>().cloned();
@@ -180,6 +193,56 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(held);
         assert!(waiter.await.unwrap(), "got the freed slot");
+    }
+
+    /// A router with a read and a write that take `work`, under a 100 ms deadline.
+    fn slow_routes(work: Duration) -> axum::Router {
+        use axum::routing::get;
+        let slow = move || async move {
+            tokio::time::sleep(work).await;
+            "done"
+        };
+        axum::Router::new()
+            .route("/slow", get(slow).post(slow))
+            .layer(axum::middleware::from_fn_with_state(
+                Deadline::from_millis(100),
+                deadline,
+            ))
+    }
+
+    async fn call(app: axum::Router, method: Method) -> (StatusCode, String) {
+        use tower::ServiceExt;
+        let req = Request::builder()
+            .method(method)
+            .uri("/slow")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = app.oneshot(req).await.unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_read_over_the_deadline_is_answered_503_timeout() {
+        let started = std::time::Instant::now();
+        let (status, body) = call(slow_routes(Duration::from_secs(30)), Method::GET).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("\"code\":\"timeout\""), "{body}");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(100) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        // Within the deadline the answer is the handler's.
+        let (status, body) = call(slow_routes(Duration::from_millis(10)), Method::GET).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "done"));
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_cut_short() {
+        let (status, body) = call(slow_routes(Duration::from_millis(400)), Method::POST).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "done"));
     }
 
     #[tokio::test]

@@ -54,15 +54,10 @@ impl AppState {
         let recommendations = Arc::new(crate::recommendations::ModelCache::new(
             config.recommendations.clone(),
         ));
-        let shedder = Arc::new(
-            crate::shed::Shedder::new(
-                config.http.max_in_flight,
-                std::time::Duration::from_millis(config.http.queue_timeout_ms),
-            )
-            .with_request_timeout(std::time::Duration::from_millis(
-                config.http.request_timeout_ms,
-            )),
-        );
+        let shedder = Arc::new(crate::shed::Shedder::new(
+            config.http.max_in_flight,
+            std::time::Duration::from_millis(config.http.queue_timeout_ms),
+        ));
         Self(Arc::new(Shared {
             catalog,
             shedder,

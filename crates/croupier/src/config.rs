@@ -491,8 +491,10 @@ impl Config {
         }
         let t = &self.telemetry;
         if let Some(url) = &t.otlp_endpoint {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err("telemetry.otlp_endpoint: must be an http:// URL".into());
+            // No TLS in the exporter (see croupier-otlp): https would fail at
+            // every export, silently, so it is refused here.
+            if !url.starts_with("http://") {
+                return Err("telemetry.otlp_endpoint: must be an http:// URL (the exporter has no TLS; use a local collector)".into());
             }
         }
         if !(0.0..=1.0).contains(&t.sample_ratio) {
@@ -835,6 +837,30 @@ mod tests {
             .validate()
             .unwrap_err()
             .starts_with("recommendations.window_days"));
+        // Resilience knobs: values that would misbehave at run time.
+        let err = |f: fn(&mut Config)| {
+            let mut cfg = Config::default();
+            f(&mut cfg);
+            cfg.validate().err().unwrap_or_default()
+        };
+        assert!(err(|c| c.http.request_timeout_ms = 50).starts_with("http.request_timeout_ms"));
+        assert_eq!(err(|c| c.http.request_timeout_ms = 0), "");
+        assert!(err(
+            |c| c.http.rate_limits.bets = croupier_api::config::RateRule::new(2_000_001, 2)
+        )
+        .starts_with("http.rate_limits.bets.limit"));
+        assert_eq!(
+            err(|c| c.http.rate_limits.bets = croupier_api::config::RateRule::new(2_000_000, 2)),
+            ""
+        );
+        assert!(err(
+            |c| c.telemetry.otlp_endpoint = Some("https://collector:4318/v1/traces".into())
+        )
+        .starts_with("telemetry.otlp_endpoint"));
+        assert_eq!(
+            err(|c| c.telemetry.otlp_endpoint = Some("http://127.0.0.1:4318/v1/traces".into())),
+            ""
+        );
     }
 
     #[test]
