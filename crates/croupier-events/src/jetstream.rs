@@ -13,7 +13,7 @@ use crate::relay::Bus;
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use croupier_core::circuit::CircuitBreaker;
+use croupier_core::circuit::{CircuitBreaker, CircuitState};
 use croupier_core::{event_domain, OutboxEvent};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,17 @@ impl Bus for JetStreamBus {
 
     fn release_undelivered(&self) -> bool {
         true
+    }
+
+    async fn idle(&self) {
+        if self.breaker.state() != CircuitState::HalfOpen {
+            return;
+        }
+        // A JetStream API round trip stands in for the publish.
+        match tokio::time::timeout(PUBLISH_COOLDOWN, self.streams.js.query_account()).await {
+            Ok(Ok(_)) => self.breaker.success(),
+            _ => self.breaker.failure(),
+        }
     }
 
     async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64> {

@@ -33,10 +33,18 @@ pub trait Bus: Send + Sync + 'static {
     fn accepting(&self) -> bool {
         true
     }
-    /// Whether events the bus did not take are released at once for the
-    /// next claim (a transport failure), rather than kept leased until the
-    /// lease ends (the in-process bus: its consumers failed; the lease paces
-    /// their retries).
+    /// The relay was let through by [`Bus::accepting`] but found nothing to
+    /// publish. A bus whose circuit let this call through as its probe
+    /// checks its transport another way, so an idle relay does not leave the
+    /// circuit half-open until the next event.
+    async fn idle(&self) {}
+    /// Whether, when the bus took none of a batch (a transport failure: its
+    /// circuit now counts it), the batch is released at once for the next
+    /// claim rather than kept leased until the lease ends (the in-process
+    /// bus: its consumers failed; the lease paces their retries). Events
+    /// refused while others of their batch went out stay leased either way:
+    /// something is wrong with them, not the bus, and releasing them would
+    /// put them back at the head of every claim.
     fn release_undelivered(&self) -> bool {
         false
     }
@@ -114,6 +122,7 @@ impl Relay {
             .outbox_claim(&self.opts.owner, self.opts.batch, now, self.opts.lease)
             .await?;
         if batch.is_empty() {
+            self.bus.idle().await;
             return Ok(RelayStep::default());
         }
         let started = std::time::SystemTime::now();
@@ -141,13 +150,8 @@ impl Relay {
         if done.len() < batch.len() {
             metrics::counter!("croupier_events_publish_failed_total", "bus" => kind)
                 .increment((batch.len() - done.len()) as u64);
-            if self.bus.release_undelivered() {
-                let done: std::collections::HashSet<i64> = done.iter().copied().collect();
-                let undelivered: Vec<i64> = batch
-                    .iter()
-                    .map(|e| e.position)
-                    .filter(|p| !done.contains(p))
-                    .collect();
+            if done.is_empty() && self.bus.release_undelivered() {
+                let undelivered: Vec<i64> = batch.iter().map(|e| e.position).collect();
                 // If this fails, the lease ends by itself.
                 if let Err(e) = self
                     .store

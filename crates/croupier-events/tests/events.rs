@@ -298,6 +298,71 @@ fn relay_opts(batch: u32, lease: chrono::Duration) -> RelayOptions {
     }
 }
 
+/// A bus that is down (takes nothing) or refuses some events, and releases
+/// what it did not take, like JetStream.
+#[derive(Default)]
+struct Scripted {
+    down: std::sync::atomic::AtomicBool,
+    refuse: Mutex<HashSet<i64>>,
+    idles: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait]
+impl Bus for Scripted {
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+    fn release_undelivered(&self) -> bool {
+        true
+    }
+    async fn idle(&self) {
+        self.idles.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    async fn publish(&self, events: &[OutboxEvent]) -> Vec<i64> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return vec![];
+        }
+        let refuse = self.refuse.lock().unwrap();
+        events
+            .iter()
+            .map(|e| e.position)
+            .filter(|p| !refuse.contains(p))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_batch_the_bus_took_none_of_is_released_but_refused_events_stay_leased_and_idle_is_told()
+{
+    let (store, _dir) = sqlite();
+    players(&store, "release", 3).await;
+    let bus = Arc::new(Scripted::default());
+    let relay = Relay::new(
+        store.clone(),
+        bus.clone(),
+        relay_opts(100, chrono::Duration::seconds(60)),
+    );
+    // The bus is down: the whole batch is released, claimed again at once
+    // rather than after the 60 s lease.
+    bus.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..2 {
+        let step = relay.step().await.unwrap();
+        assert_eq!((step.claimed, step.published), (3, 0));
+    }
+    // Back, but one event is refused while the others go out: that one stays
+    // leased, so it is not at the head of every claim.
+    bus.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let first = store.outbox_after(0, 1).await.unwrap()[0].position;
+    bus.refuse.lock().unwrap().insert(first);
+    let step = relay.step().await.unwrap();
+    assert_eq!((step.claimed, step.published), (3, 2));
+    assert_eq!(bus.idles.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let step = relay.step().await.unwrap();
+    assert_eq!((step.claimed, step.published), (0, 0));
+    // Nothing to publish: the bus is told, to probe its transport if it must.
+    assert_eq!(bus.idles.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 // ---- the JetStream bus -------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
