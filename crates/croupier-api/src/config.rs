@@ -69,7 +69,8 @@ pub struct HttpConfig {
     /// A request holding an Idempotency-Key that has not finished after this long
     /// (its instance died) may be retried with the same key.
     pub idempotency_lease_secs: u64,
-    /// Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy).
+    /// Take the client IP from X-Forwarded-For: the last address, the one the
+    /// proxy appended (only behind one trusted proxy).
     pub trust_forwarded_for: bool,
     /// How long a `GET /v1/games/{game}/stats` answer is reused (0: not cached).
     pub game_stats_cache_secs: u64,

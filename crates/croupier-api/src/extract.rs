@@ -211,9 +211,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
     }
 }
 
-/// The client's IP for per-client limits: the first `X-Forwarded-For` address
+/// The client's IP for per-client limits: the last `X-Forwarded-For` address
 /// when `http.trust_forwarded_for` is set (only behind a trusted proxy), else
-/// the TCP peer; `unknown` without either.
+/// the TCP peer; `unknown` without either. The last, not the first: proxies
+/// (HAProxy `option forwardfor`, nginx, cloud load balancers) append the
+/// peer they saw to whatever the client sent, so only the last address is
+/// not the client's own say.
 pub fn client_ip(
     trust_forwarded_for: bool,
     headers: &axum::http::HeaderMap,
@@ -221,9 +224,11 @@ pub fn client_ip(
 ) -> String {
     if trust_forwarded_for {
         if let Some(ip) = headers
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
         {
             return ip.to_string();
@@ -258,6 +263,35 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn the_client_ip_is_the_address_the_trusted_proxy_appended() {
+        let peer: Option<std::net::SocketAddr> = Some("10.9.9.9:5000".parse().unwrap());
+        let headers = |values: &[&str]| {
+            let mut h = axum::http::HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        // What the client sent comes first; the proxy appends what it saw.
+        let forged = headers(&["6.6.6.6, 203.0.113.7"]);
+        assert_eq!(client_ip(true, &forged, peer), "203.0.113.7");
+        let two_lines = headers(&["6.6.6.6", "203.0.113.8"]);
+        assert_eq!(client_ip(true, &two_lines, peer), "203.0.113.8");
+        assert_eq!(
+            client_ip(true, &headers(&["2001:db8::1"]), peer),
+            "2001:db8::1"
+        );
+        // Not trusted, missing or junk: the TCP peer.
+        assert_eq!(client_ip(false, &forged, peer), "10.9.9.9");
+        assert_eq!(client_ip(true, &headers(&[]), peer), "10.9.9.9");
+        assert_eq!(
+            client_ip(true, &headers(&["1.2.3.4, junk"]), peer),
+            "10.9.9.9"
+        );
+        assert_eq!(client_ip(true, &headers(&[]), None), "unknown");
+    }
 
     #[derive(Deserialize, Debug)]
     #[serde(deny_unknown_fields)]
