@@ -190,6 +190,28 @@ async fn ready(app: &TestApp) -> StatusCode {
         .status()
 }
 
+/// An app on a fresh schema that reaches PostgreSQL at `url` through a
+/// [`Proxy`], with a client that notices a hang (30 s) instead of waiting
+/// forever.
+async fn app_behind_proxy(
+    url: &str,
+    tweak: impl FnOnce(&mut croupier::config::Config),
+) -> (TestApp, Proxy, PgSchema) {
+    let (schema, scoped) = PgSchema::create().await;
+    let proxy = Proxy::start(authority_of(url)).await;
+    let through_proxy = with_authority(&scoped, &proxy.addr.to_string());
+    let mut app = common::spawn_with(|c| {
+        c.database_url = Some(through_proxy);
+        tweak(c);
+    })
+    .await;
+    app.http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    (app, proxy, schema)
+}
+
 /// How long an answer may take while PostgreSQL is away: the connection
 /// wait (500 ms here) or one bet attempt (2 s), with room for a loaded machine.
 const FAST: Duration = Duration::from_secs(6);
@@ -197,20 +219,11 @@ const FAST: Duration = Duration::from_secs(6);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
     let Some(url) = server_url() else { return };
-    let (_schema, scoped) = PgSchema::create().await;
-    let proxy = Proxy::start(authority_of(&url)).await;
-    let through_proxy = with_authority(&scoped, &proxy.addr.to_string());
-    let mut app = common::spawn_with(|c| {
-        c.database_url = Some(through_proxy);
+    let (app, proxy, _schema) = app_behind_proxy(&url, |c| {
         c.database.acquire_timeout_ms = 500;
         c.database.bet_timeout_ms = 2000;
     })
     .await;
-    // A client that notices a hang instead of waiting forever.
-    app.http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
     let (_, admin) = app.user_with_role("outage-admin", Role::Admin).await;
     let (_, token) = app.player("outage-player").await;
     let claimed = app
@@ -369,11 +382,7 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_database_link_costs_a_request_its_timeout_not_minutes() {
     let Some(url) = server_url() else { return };
-    let (_schema, scoped) = PgSchema::create().await;
-    let proxy = Proxy::start(authority_of(&url)).await;
-    let through_proxy = with_authority(&scoped, &proxy.addr.to_string());
-    let mut app = common::spawn_with(|c| {
-        c.database_url = Some(through_proxy);
+    let (app, proxy, _schema) = app_behind_proxy(&url, |c| {
         c.http.request_timeout_ms = 1000;
         // The pool pings a connection before lending it, within the acquire
         // timeout; longer here, so the request deadline is what answers, as
@@ -381,10 +390,6 @@ async fn a_silent_database_link_costs_a_request_its_timeout_not_minutes() {
         c.database.acquire_timeout_ms = 5000;
     })
     .await;
-    app.http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
     let (_, token) = app.player("silent-link").await;
     assert_eq!(app.get("/v1/wallets", &token).await.status, StatusCode::OK);
 
