@@ -33,16 +33,6 @@ pub struct Authed {
     pub token_hash: TokenHash,
 }
 
-impl Authed {
-    pub fn require(&self, role: Role) -> ApiResult<()> {
-        if self.player.has_role(role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden())
-        }
-    }
-}
-
 /// argon2id cost; the defaults are OWASP's minimum (19 MiB, t=2, p=1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,11 +129,13 @@ fn dummy_hash(cfg: Argon2Config) -> String {
         .clone()
 }
 
-/// Validates a username: 3–32 characters of `[A-Za-z0-9_.-]`.
+/// Validates a username: 3–32 characters of `[A-Za-z0-9_.-]`, the first a
+/// letter or digit (so no name is only punctuation, like `...`).
 pub fn validate_username(name: &str) -> ApiResult<()> {
-    let ok = (3..=32).contains(&name.len())
-        && name
-            .bytes()
+    let b = name.as_bytes();
+    let ok = (3..=32).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok {
         Ok(())
@@ -151,12 +143,13 @@ pub fn validate_username(name: &str) -> ApiResult<()> {
         Err(ApiError::invalid(
             "username",
             "invalid_username",
-            "username must be 3-32 characters of A-Z, a-z, 0-9, '_', '.', '-'",
+            "username must be 3-32 characters of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or digit",
         ))
     }
 }
 
-/// Validates a password: 8–128 characters and not a well-known one.
+/// Validates a password: 8–128 characters, not only white space, and not a
+/// well-known one.
 pub fn validate_password(field: &str, password: &str) -> ApiResult<()> {
     let chars = password.chars().count();
     if !(8..=128).contains(&chars) {
@@ -164,6 +157,13 @@ pub fn validate_password(field: &str, password: &str) -> ApiResult<()> {
             field,
             "invalid_password",
             "password must be 8-128 characters",
+        ));
+    }
+    if password.chars().all(char::is_whitespace) {
+        return Err(ApiError::invalid(
+            field,
+            "invalid_password",
+            "password must not be only white space",
         ));
     }
     if common_passwords().contains(password.to_lowercase().as_str()) {
@@ -398,24 +398,47 @@ fn c_last_seen(c: &CachedSession) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(c.last_seen_ms.load(Ordering::Relaxed)).unwrap_or_default()
 }
 
+/// The bearer token of `Authorization`: `Ok(None)` without the header, 401
+/// when it is not `Bearer <64 hex digits>`, 400 when there are two or more
+/// (which one counts would be a guess, so neither does).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "duplicate_authorization",
+            "Send one Authorization header",
+        )
+        .field("Authorization"));
+    }
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok(Some(token.to_owned()))
+}
+
+/// Middleware: 400/401 unless the request has one well-formed bearer
+/// header (not yet checked against the store).
+pub async fn require_bearer_header(req: Request, next: Next) -> Result<Response, ApiError> {
+    bearer_token(req.headers())?.ok_or_else(ApiError::unauthorized)?;
+    Ok(next.run(req).await)
+}
+
 /// Middleware: 401 unless the request carries a live bearer token.
 pub async fn require_auth(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(ApiError::unauthorized)?
-        .to_owned();
+    let token = bearer_token(req.headers())?.ok_or_else(ApiError::unauthorized)?;
     let authed = authenticate(&state, &token).await?;
     req.extensions_mut().insert(authed);
     Ok(next.run(req).await)

@@ -45,7 +45,9 @@ pub struct GameLimits {
 pub struct GameOverrideConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// 1–1000 basis points; refused for games whose edge their rules fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub house_edge_bps: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Vec<GameLimits>>,

@@ -93,7 +93,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     "Invalid request body",
                 )
                 .field(field)
-                .detail(strip_position(&msg))
+                .detail(json_terms(&strip_position(&msg)))
             }
         }
     })?;
@@ -131,6 +131,58 @@ fn path_or_body(path: &str) -> String {
     }
 }
 
+/// serde names what it expected in Rust's terms (`u8`, `struct
+/// RotateRequest`, `a sequence`); a client should read JSON's.
+fn json_terms(msg: &str) -> String {
+    let Some(at) = msg.rfind(", expected ") else {
+        return msg.to_owned();
+    };
+    let (head, expected) = msg.split_at(at + ", expected ".len());
+    let plain = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+        "f32" | "f64" => "a number",
+        "a sequence" | "a tuple" => "an array",
+        "a map" => "an object",
+        "a boolean" | "a string" | "a character" => expected,
+        e if e.starts_with("struct ") || e.starts_with("a map") => "an object",
+        e if e.starts_with("enum ") => "one of the documented values",
+        e if e.starts_with("one of ") || e.starts_with('`') => expected,
+        // `u8`-like words inside longer phrases, e.g. "a valid u64 value".
+        e if e
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(is_rust_type) =>
+        {
+            "a valid value"
+        }
+        e => e,
+    };
+    format!("{head}{plain}")
+}
+
+fn is_rust_type(word: &str) -> bool {
+    matches!(
+        word,
+        "u8" | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "f32"
+            | "f64"
+            | "struct"
+            | "enum"
+            | "Option"
+            | "Vec"
+    )
+}
+
 fn strip_position(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_owned(),
@@ -163,6 +215,21 @@ pub(crate) mod bytes_ext {
             "payload_too_large",
             "Request body is too large",
         )
+    }
+}
+
+/// A page size from the query string: `default` when absent, else 1–`max`
+/// (422 `invalid_limit` otherwise).
+pub fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", "invalid_limit", format!("limit must be 1-{max}"))
+            }),
     }
 }
 
@@ -311,6 +378,24 @@ mod tests {
     fn err(json: &str) -> (u16, String, Option<String>) {
         let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
         (e.status.as_u16(), e.problem.code, e.problem.field)
+    }
+
+    #[test]
+    fn details_speak_json_not_rust() {
+        let detail = |json: &str| {
+            let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
+            e.problem.detail.unwrap_or_default()
+        };
+        let wrong_amount = detail(r#"{"name":"a","inner":{"amount":"x"}}"#);
+        assert!(
+            wrong_amount.ends_with("expected an integer"),
+            "{wrong_amount}"
+        );
+        let not_object = detail("[]");
+        assert!(not_object.ends_with("expected an object"), "{not_object}");
+        for d in [wrong_amount, not_object] {
+            assert!(!d.contains("struct") && !d.contains("i64"), "{d}");
+        }
     }
 
     #[test]

@@ -112,7 +112,9 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
-/// What identifies "the same request": method, path, query and body.
+/// What identifies "the same request": method, path, query and body. A JSON
+/// body counts by its meaning, not its bytes: spacing and key order do not
+/// make another request.
 pub fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(method.as_str());
@@ -121,8 +123,43 @@ pub fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> [u8; 32] {
     h.update([0]);
     h.update(uri.query().unwrap_or(""));
     h.update([0]);
-    h.update(body);
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => {
+            h.update([1]);
+            canonical(&json, &mut h);
+        }
+        Err(_) => h.update(body),
+    }
     h.finalize().into()
+}
+
+/// Feeds `v` to `h` with object keys sorted and no spacing (whatever order
+/// `serde_json::Map` keeps).
+fn canonical(v: &serde_json::Value, h: &mut Sha256) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            h.update(b"{");
+            for k in keys {
+                h.update(serde_json::to_string(k).unwrap_or_default());
+                h.update(b":");
+                canonical(&m[k], h);
+                h.update(b",");
+            }
+            h.update(b"}");
+        }
+        Value::Array(items) => {
+            h.update(b"[");
+            for item in items {
+                canonical(item, h);
+                h.update(b",");
+            }
+            h.update(b"]");
+        }
+        scalar => h.update(scalar.to_string()),
+    }
 }
 
 /// The answer to a request whose key was seen before.
@@ -161,4 +198,37 @@ fn replay(stored: StoredResponse) -> Response {
     resp.headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(body: &str) -> [u8; 32] {
+        fingerprint(
+            &Method::POST,
+            &"/v1/x?a=1".parse().unwrap(),
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn the_same_json_is_the_same_request_whatever_its_spacing_and_key_order() {
+        let a = print(r#"{"currency":"CHIP","amount":5,"params":{"x":1,"y":[1,2]}}"#);
+        let b = print(
+            "{ \"params\": {\"y\": [1, 2], \"x\": 1},\n \"amount\": 5, \"currency\": \"CHIP\" }",
+        );
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            print(r#"{"currency":"CHIP","amount":6,"params":{"x":1,"y":[1,2]}}"#)
+        );
+        assert_ne!(
+            a,
+            print(r#"{"currency":"CHIP","amount":5,"params":{"x":1,"y":[2,1]}}"#)
+        );
+        // Not JSON: compared byte for byte.
+        assert_ne!(print("{oops"), print("{ oops"));
+        assert_eq!(print(""), print(""));
+    }
 }

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod rbac;
 pub mod recommendations;
 pub mod routes;
 pub mod shed;
@@ -63,7 +64,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/logout-all", post(routes::auth::logout_all))
         .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
-        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency));
+        .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        // Without a well-formed bearer header there is nothing to replay.
+        .route_layer(from_fn(auth::require_bearer_header));
 
     let authed = Router::new()
         .route("/v1/auth/password", post(routes::auth::change_password))
@@ -123,7 +126,11 @@ pub fn router(state: AppState) -> Router {
         // Rate limits key by the player, so they run after authentication
         // (see the `ratelimit` module).
         .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
-        // Added last, so it runs first: authenticate, rate limit, then idempotency.
+        // Before rate limits and idempotency: a caller without the role gets
+        // 403 whatever else is wrong with the request.
+        .route_layer(from_fn(rbac::enforce))
+        // Added last, so it runs first: authenticate, check the role, rate
+        // limit, then idempotency.
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
         .merge(session);
 

@@ -9,7 +9,7 @@
 //! `docs/websocket.md`.
 
 use crate::auth::authenticate;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use async_trait::async_trait;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -276,15 +276,10 @@ impl Notifier for Hub {
 /// The bearer token of an upgrade: `Authorization: Bearer <token>`, or, for
 /// browsers (which cannot set headers on a WebSocket), the subprotocol pair
 /// `Sec-WebSocket-Protocol: bearer, <token>`. Never the query string.
-fn bearer_token(headers: &HeaderMap) -> Option<(String, bool)> {
+fn bearer_token(headers: &HeaderMap) -> ApiResult<Option<(String, bool)>> {
     let valid = |t: &str| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit());
-    if let Some(v) = headers.get(header::AUTHORIZATION) {
-        let t = v.to_str().ok().and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })?;
-        let t = t.trim();
-        return valid(t).then(|| (t.to_owned(), false));
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Ok(crate::auth::bearer_token(headers)?.map(|t| (t, false)));
     }
     let protocols = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -293,9 +288,13 @@ fn bearer_token(headers: &HeaderMap) -> Option<(String, bool)> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect::<Vec<_>>();
-    let at = protocols.iter().position(|p| *p == "bearer")?;
-    let t = *protocols.get(at + 1)?;
-    valid(t).then(|| (t.to_string(), true))
+    let Some(at) = protocols.iter().position(|p| *p == "bearer") else {
+        return Ok(None);
+    };
+    Ok(protocols
+        .get(at + 1)
+        .filter(|t| valid(t))
+        .map(|t| (t.to_string(), true)))
 }
 
 /// Live notifications for the caller (WebSocket). Authenticate with
@@ -306,7 +305,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<(String, bool)> {
 /// Client messages are ignored except ping and close. The socket closes with
 /// 1008 when its session ends, 1013 when the client reads too slowly, 1001 on
 /// server shutdown.
-#[utoipa::path(get, path = "/v1/ws", operation_id = "live_notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/ws", operation_id = "live_notifications", tag = "notifications",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -320,7 +319,7 @@ pub async fn connect(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // Authentication first: an anonymous request learns nothing else.
-    let (token, via_protocol) = bearer_token(&headers).ok_or_else(ApiError::unauthorized)?;
+    let (token, via_protocol) = bearer_token(&headers)?.ok_or_else(ApiError::unauthorized)?;
     let authed = authenticate(&state, &token).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::new(
@@ -491,22 +490,28 @@ mod tests {
     #[test]
     fn tokens_from_the_header_or_the_subprotocol_never_elsewhere() {
         let t = "ab".repeat(32);
+        let status = |h: &HeaderMap| bearer_token(h).map_err(|e| e.status.as_u16());
         let mut h = HeaderMap::new();
-        assert_eq!(bearer_token(&h), None);
+        assert_eq!(status(&h), Ok(None));
         h.insert(
             header::SEC_WEBSOCKET_PROTOCOL,
             format!("bearer, {t}").parse().unwrap(),
         );
-        assert_eq!(bearer_token(&h), Some((t.clone(), true)));
+        assert_eq!(status(&h), Ok(Some((t.clone(), true))));
         h.insert(
             header::AUTHORIZATION,
             format!("Bearer {t}").parse().unwrap(),
         );
-        assert_eq!(bearer_token(&h), Some((t.clone(), false)));
+        assert_eq!(status(&h), Ok(Some((t.clone(), false))));
+        h.append(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+        assert_eq!(status(&h), Err(400), "two Authorization headers");
         h.insert(header::AUTHORIZATION, "Bearer short".parse().unwrap());
-        assert_eq!(bearer_token(&h), None);
+        assert_eq!(status(&h), Err(401));
         let mut h = HeaderMap::new();
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, "bearer".parse().unwrap());
-        assert_eq!(bearer_token(&h), None);
+        assert_eq!(status(&h), Ok(None));
     }
 }

@@ -83,6 +83,16 @@ pub enum RedriveError {
     Store(#[from] StoreError),
 }
 
+/// The event consumers a build runs, by the name their inboxes and dead
+/// letters carry (`croupier::events` checks its consumers against it).
+pub const CONSUMERS: &[&str] = &[
+    "stats",
+    "missions",
+    "recommendations",
+    "export",
+    "notifications",
+];
+
 /// Hands a dead letter to its consumer's handler again (the admin API's
 /// re-drive). Implemented by the events crate over the consumers.
 #[async_trait]

@@ -53,3 +53,24 @@ pub fn valid_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The admin API validates `?consumer=` against the core list.
+    #[test]
+    fn the_core_list_names_exactly_these_consumers() {
+        let mut ours = vec![
+            StatsConsumer::NAME,
+            MissionsConsumer::NAME,
+            RecommendationsConsumer::NAME,
+            ExportConsumer::NAME,
+            NotificationsConsumer::NAME,
+        ];
+        let mut listed = croupier_core::dead_letters::CONSUMERS.to_vec();
+        ours.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(ours, listed);
+    }
+}

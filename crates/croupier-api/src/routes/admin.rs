@@ -20,9 +20,11 @@ pub const MAX_ADJUSTMENT: i64 = 1_000_000_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentRequest {
     pub currency: String,
-    /// Signed, minor units; non-zero.
+    /// Signed, minor units; non-zero, at most 10^15 either way.
+    #[schema(minimum = -1_000_000_000_000_000i64, maximum = 1_000_000_000_000_000i64)]
     pub amount: i64,
-    /// Why: kept in the ledger and the audit log (1–500 characters).
+    /// Why: kept in the ledger and the audit log (1–500 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -35,15 +37,16 @@ pub struct AdjustmentResponse {
     pub balance: i64,
 }
 
-/// Credit or debit a player's wallet.
-#[utoipa::path(post, path = "/v1/admin/players/{player_id}/adjustments", tag = "admin", security(("bearer" = [])),
-    params(("player_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+/// Credit or debit a player's wallet (not the caller's own: 422
+/// `cannot_adjust_self`). At most 10^15 minor units either way.
+#[utoipa::path(post, path = "/v1/admin/players/{player_id}/adjustments", operation_id = "adjust_balance", tag = "admin",
+    params(("player_id" = String, Path)),
     request_body = AdjustmentRequest,
     responses(
         (status = 201, body = AdjustmentResponse),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "player_not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "insufficient_funds, invalid_amount, unknown_currency", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "insufficient_funds, invalid_amount, invalid_reason, unknown_currency, cannot_adjust_self, balance_limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn adjust(
     State(state): State<AppState>,
@@ -51,8 +54,15 @@ pub async fn adjust(
     ApiPath(player_id): ApiPath<String>,
     ApiJson(body): ApiJson<AdjustmentRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    me.require(Role::Admin)?;
     let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
+    if player_id == me.player.id {
+        // Four eyes on money: an operator's own wallet is changed by another.
+        return Err(ApiError::invalid(
+            "player_id",
+            "cannot_adjust_self",
+            "an admin cannot adjust their own wallet",
+        ));
+    }
     let currency = state
         .config
         .currency(&body.currency)
@@ -95,10 +105,10 @@ pub async fn adjust(
     ))
 }
 
-/// An admin's `reason`, trimmed: 1–500 characters.
+/// An admin's `reason`: 1–500 characters, not only white space; kept trimmed.
 fn reason(text: &str) -> ApiResult<&str> {
     let reason = text.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
+    if reason.is_empty() || text.chars().count() > 500 {
         return Err(ApiError::invalid(
             "reason",
             "invalid_reason",
@@ -113,23 +123,21 @@ fn player_not_found() -> ApiError {
 }
 
 /// Check the ledger's invariants.
-#[utoipa::path(get, path = "/v1/admin/ledger/audit", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/ledger/audit", operation_id = "audit_ledger", tag = "admin",
     responses(
         (status = 200, description = "{ok, currencies: [{currency, postings_sum, wallets_total, system_accounts, wallets, transactions, postings}], problems}", body = Object),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn audit(
-    State(state): State<AppState>,
-    Extension(me): Extension<Authed>,
-) -> ApiResult<Json<AuditReport>> {
-    me.require(Role::Admin)?;
+pub async fn audit(State(state): State<AppState>) -> ApiResult<Json<AuditReport>> {
     Ok(Json(state.store.audit().await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {
-    /// Why: kept in the audit log and the `player.blocked` event (1–500 characters).
+    /// Why: kept in the audit log and the `player.blocked` event (1–500
+    /// characters, not only spaces).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -141,17 +149,18 @@ pub struct BlockResponse {
     pub changed: bool,
 }
 
-/// Block a player: every session is revoked at once (on every instance
+/// Block a player (not an admin: 422 `cannot_block_admin`; admin accounts
+/// are managed with the CLI): every session is revoked at once (on every instance
 /// within a second), logging in answers 403 `player_blocked`, and the
 /// player's bets count for no mission. Audited; emits `player.blocked`.
-#[utoipa::path(put, path = "/v1/admin/players/{player_id}/block", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/admin/players/{player_id}/block", operation_id = "block_player", tag = "admin",
     params(("player_id" = String, Path)),
     request_body = BlockRequest,
     responses(
         (status = 200, body = BlockResponse),
         (status = 403, description = "forbidden", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "player_not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_reason, cannot_block_self", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_reason, cannot_block_self, cannot_block_admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn block(
     State(state): State<AppState>,
@@ -159,7 +168,6 @@ pub async fn block(
     ApiPath(player_id): ApiPath<String>,
     ApiJson(body): ApiJson<BlockRequest>,
 ) -> ApiResult<Json<BlockResponse>> {
-    me.require(Role::Admin)?;
     let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
     let reason = reason(&body.reason)?;
     if player_id == me.player.id {
@@ -170,11 +178,25 @@ pub async fn block(
             "an admin cannot block their own account",
         ));
     }
+    let target = state
+        .store
+        .player(player_id)
+        .await?
+        .ok_or_else(player_not_found)?;
+    if target.player.has_role(Role::Admin) {
+        // Admin accounts are managed with the CLI, by whoever runs the
+        // platform: one admin cannot lock the others out.
+        return Err(ApiError::invalid(
+            "player_id",
+            "cannot_block_admin",
+            "admin accounts cannot be blocked through the API",
+        ));
+    }
     set_blocked(&state, me.player.id, player_id, Some(reason.to_owned())).await
 }
 
 /// Unblock a player: they can log in again. Audited; emits `player.unblocked`.
-#[utoipa::path(delete, path = "/v1/admin/players/{player_id}/block", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/admin/players/{player_id}/block", operation_id = "unblock_player", tag = "admin",
     params(("player_id" = String, Path)),
     responses(
         (status = 200, body = BlockResponse),
@@ -186,7 +208,6 @@ pub async fn unblock(
     Extension(me): Extension<Authed>,
     ApiPath(player_id): ApiPath<String>,
 ) -> ApiResult<Json<BlockResponse>> {
-    me.require(Role::Admin)?;
     let player_id: PlayerId = player_id.parse().map_err(|_| player_not_found())?;
     set_blocked(&state, me.player.id, player_id, None).await
 }

@@ -16,6 +16,28 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::ToSchema;
 
+/// A new account. The bounds are the server's: a username starts with a
+/// letter or digit; a password is not only spaces and not a well-known one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    #[schema(
+        example = "alice",
+        min_length = 3,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$"
+    )]
+    pub username: String,
+    #[schema(
+        example = "correct horse battery",
+        min_length = 8,
+        max_length = 128,
+        pattern = r"\S"
+    )]
+    pub password: String,
+}
+
+/// Login takes any strings: a wrong one is just 401, like a wrong password.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
@@ -43,6 +65,8 @@ pub struct LoginResponse {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    /// The same rules as at registration.
+    #[schema(min_length = 8, max_length = 128, pattern = r"\S")]
     pub new_password: String,
 }
 
@@ -55,9 +79,8 @@ pub struct Me {
 }
 
 /// Register a player account.
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth",
-    request_body = Credentials,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+#[utoipa::path(post, path = "/v1/auth/register", operation_id = "register", tag = "auth",
+    request_body = Registration,
     responses(
         (status = 201, body = RegisterResponse),
         (status = 409, description = "username_taken", body = Problem, content_type = "application/problem+json"),
@@ -65,7 +88,7 @@ pub struct Me {
     ))]
 pub async fn register(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<Registration>,
 ) -> ApiResult<impl IntoResponse> {
     auth::validate_username(&body.username)?;
     auth::validate_password("password", &body.password)?;
@@ -94,7 +117,7 @@ pub async fn register(
 /// Failures are throttled per (account, IP), per account and per IP (429 with
 /// `Retry-After`). Login is not replayable through `Idempotency-Key` since its
 /// answer is a secret; retrying it simply opens another session.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "auth",
     request_body = Credentials,
     responses(
         (status = 200, body = LoginResponse),
@@ -180,7 +203,7 @@ fn too_many(retry_after: Duration) -> ApiError {
 }
 
 /// Revoke the session of this token.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "auth",
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -192,7 +215,7 @@ pub async fn logout(
 }
 
 /// Revoke every session of the caller, this one included.
-#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout-all", operation_id = "logout_all", tag = "auth",
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn logout_all(
     State(state): State<AppState>,
@@ -210,12 +233,13 @@ pub async fn logout_all(
 }
 
 /// Change the password; every other session of the caller is revoked.
-#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])),
+/// Wrong current passwords are throttled like failed logins of the account.
+#[utoipa::path(post, path = "/v1/auth/password", operation_id = "change_password", tag = "auth",
     request_body = PasswordChange,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
     responses(
         (status = 204),
         (status = 422, description = "wrong_password, invalid_password, common_password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too_many_attempts: too many wrong current passwords (`auth.login_failures_per_account_ip` per `auth.login_window_secs`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -223,12 +247,23 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     let cfg = state.config.auth.argon2;
+    // A stolen token must not become an unthrottled password oracle: wrong
+    // current passwords get the quota of failed logins from one address.
+    let key = format!("password:acct:{}", me.player.id);
+    let quota = Quota::new(
+        state.config.auth.login_failures_per_account_ip,
+        Duration::from_secs(state.config.auth.login_window_secs),
+    );
+    if let RateDecision::Limited { retry_after } = state.limiter.peek(&key, quota).await {
+        return Err(too_many(retry_after));
+    }
     let creds = state
         .store
         .player(me.player.id)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     if !auth::verify_password(cfg, body.current_password, Some(creds.password_hash)).await {
+        state.limiter.hit(&key, quota).await;
         return Err(ApiError::invalid(
             "current_password",
             "wrong_password",
@@ -247,7 +282,7 @@ pub async fn change_password(
 }
 
 /// The authenticated player.
-#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me", operation_id = "get_me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn me(Extension(me): Extension<Authed>) -> Json<Me> {
     Json(Me {

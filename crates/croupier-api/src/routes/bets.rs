@@ -3,11 +3,12 @@
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiQuery;
+use crate::rbac::Access;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use croupier_core::{BetCursor, BetQuery, BetRecord, Role};
+use croupier_core::{BetCursor, BetQuery, BetRecord};
 use croupier_fair::Game;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -90,17 +91,20 @@ pub struct BetPage {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BetListQuery {
-    /// Only this game.
+    /// Only this game (one of `GET /v1/games`).
     pub game: Option<String>,
     /// 1–100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[1-9][0-9]{0,17}-[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
 /// The caller's bets, newest first (play order: by seed pair, then nonce).
-#[utoipa::path(get, path = "/v1/bets", tag = "bets", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/bets", operation_id = "list_bets", tag = "bets",
     params(BetListQuery),
     responses((status = 200, body = BetPage),
         (status = 422, description = "invalid_limit, invalid_cursor, unknown_game", body = Problem, content_type = "application/problem+json")))]
@@ -109,22 +113,15 @@ pub async fn list(
     Extension(me): Extension<Authed>,
     ApiQuery(q): ApiQuery<BetListQuery>,
 ) -> ApiResult<Json<BetPage>> {
-    let limit = match &q.limit {
-        None => 20,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::invalid("limit", "invalid_limit", "limit must be 1-100"))?,
-    };
+    let limit = crate::extract::page_limit(q.limit.as_deref(), 20, 100)?;
     if let Some(g) = &q.game {
         g.parse::<Game>()
             .map_err(|_| ApiError::invalid("game", "unknown_game", "no such game"))?;
     }
     let before = match &q.cursor {
         Some(c) => Some(
-            c.parse::<BetCursor>()
-                .map_err(|_| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?,
+            bet_cursor(c)
+                .ok_or_else(|| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?,
         ),
         None => None,
     };
@@ -150,8 +147,19 @@ pub async fn list(
     }))
 }
 
+/// A bet cursor in exactly its documented shape: `<seed pair>-<nonce>`, each
+/// at most 18 digits, the seed pair positive.
+fn bet_cursor(c: &str) -> Option<BetCursor> {
+    let (pair, nonce) = c.split_once('-')?;
+    let digits = |s: &str| (1..=18).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(nonce) || crate::routes::wallets::positive_id(pair).is_none() {
+        return None;
+    }
+    c.parse().ok()
+}
+
 /// The caller's last 10 bets.
-#[utoipa::path(get, path = "/v1/bets/recent", tag = "bets", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/bets/recent", operation_id = "recent_bets", tag = "bets",
     responses((status = 200, body = [BetView])))]
 pub async fn recent(
     State(state): State<AppState>,
@@ -171,8 +179,8 @@ pub async fn recent(
     Ok(Json(bets.iter().map(BetView::from).collect()))
 }
 
-/// One bet's full replay record. Only its owner or an admin sees it.
-#[utoipa::path(get, path = "/v1/bets/{bet_id}", tag = "bets", security(("bearer" = [])),
+/// One bet's full replay record. Only its owner, support or an admin sees it.
+#[utoipa::path(get, path = "/v1/bets/{bet_id}", operation_id = "get_bet", tag = "bets",
     params(("bet_id" = String, Path)),
     responses((status = 200, body = BetView),
         (status = 404, description = "bet_not_found", body = Problem, content_type = "application/problem+json")))]
@@ -186,7 +194,7 @@ pub async fn get(
         return Err(not_found());
     }
     let bet = state.store.bet(&bet_id).await?.ok_or_else(not_found)?;
-    if bet.player_id != me.player.id && !me.player.has_role(Role::Admin) {
+    if bet.player_id != me.player.id && !Access::Support.granted_to(&me.player.roles) {
         return Err(not_found());
     }
     Ok(Json(BetView::from(&bet)))

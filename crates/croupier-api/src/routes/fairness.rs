@@ -96,7 +96,7 @@ fn revealed(p: &SeedPair) -> Option<RevealedSeeds> {
 }
 
 /// The active seed pair (created on first use) and the revealed earlier ones.
-#[utoipa::path(get, path = "/v1/fairness/seeds", tag = "fairness", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/fairness/seeds", operation_id = "get_seeds", tag = "fairness",
     responses((status = 200, body = SeedsView)))]
 pub async fn seeds(
     State(state): State<AppState>,
@@ -119,7 +119,9 @@ pub async fn seeds(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
-    /// The client seed for the new pair; random if absent.
+    /// The client seed for the new pair (1–64 printable ASCII characters);
+    /// random if absent.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[ -~]+$")]
     pub client_seed: Option<String>,
 }
 
@@ -136,9 +138,8 @@ pub struct RotateView {
 
 /// Reveal the current server seed and commit a new one; the nonce restarts at 0.
 /// Refused (409 `mines_round_open`) while a mines round is open.
-#[utoipa::path(post, path = "/v1/fairness/seeds/rotate", tag = "fairness", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/fairness/seeds/rotate", operation_id = "rotate_seeds", tag = "fairness",
     request_body(content = Option<RotateRequest>, description = "Optional"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
     responses((status = 200, body = RotateView),
         (status = 409, description = "mines_round_open", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_client_seed", body = Problem, content_type = "application/problem+json")))]
@@ -184,7 +185,9 @@ pub async fn rotate(
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub game: String,
+    #[schema(max_length = 256)]
     pub server_seed: String,
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[ -~]+$")]
     pub client_seed: String,
     pub nonce: u64,
     #[serde(default)]
@@ -197,7 +200,7 @@ pub struct VerifyRequest {
 /// Answers the same object as `croupier fair verify` (e.g. `{"roll": 28.07}`),
 /// plus `server_seed_hash` (to check against the commitment) and the same
 /// result again under `outcome`.
-#[utoipa::path(post, path = "/v1/fairness/verify", tag = "fairness",
+#[utoipa::path(post, path = "/v1/fairness/verify", operation_id = "verify_outcome", tag = "fairness",
     request_body = VerifyRequest,
     responses((status = 200, description = "The outcome", body = Object),
         (status = 422, description = "unknown_game, invalid_params", body = Problem, content_type = "application/problem+json"),

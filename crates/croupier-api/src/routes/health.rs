@@ -46,5 +46,5 @@ pub async fn metrics() -> impl IntoResponse {
 }
 
 pub async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::document())
+    Json(crate::openapi::document_json())
 }

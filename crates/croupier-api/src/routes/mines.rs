@@ -23,17 +23,22 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRound {
+    #[schema(pattern = r"^[A-Z0-9]{2,10}$")]
     pub currency: String,
+    /// Minor units, at least 1 (the game's limits say more).
+    #[schema(minimum = 1)]
     pub stake: i64,
     /// 1–24 mines among 25 tiles.
-    pub mines: u8,
+    #[schema(value_type = u8, minimum = 1, maximum = 24)]
+    pub mines: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reveal {
     /// 0–24, row by row.
-    pub tile: u8,
+    #[schema(value_type = u8, minimum = 0, maximum = 24)]
+    pub tile: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,9 +127,8 @@ fn round_error(e: StoreError) -> ApiError {
 }
 
 /// Open a round: the stake is debited now. One open round per player.
-#[utoipa::path(post, path = "/v1/games/mines/rounds", tag = "games", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/games/mines/rounds", operation_id = "open_mines_round", tag = "games",
     request_body = OpenRound,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
     responses((status = 201, body = RoundView),
         (status = 409, description = "round_already_open, game_disabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid_params, stake_out_of_range, insufficient_funds", body = Problem, content_type = "application/problem+json")))]
@@ -135,20 +139,18 @@ pub async fn open(
 ) -> ApiResult<impl IntoResponse> {
     let req: OpenRound = parse_json(&body)?;
     let ok = admit(&state, Game::Mines, &req.currency, req.stake)?;
-    if !(1..TILES).contains(&req.mines) {
-        return Err(ApiError::invalid(
-            "mines",
-            "invalid_params",
-            "mines must be 1-24",
-        ));
-    }
+    // Any integer parses, so every out-of-range count gets the same answer.
+    let mines = u8::try_from(req.mines)
+        .ok()
+        .filter(|m| (1..TILES).contains(m))
+        .ok_or_else(|| ApiError::invalid("mines", "invalid_params", "mines must be 1-24"))?;
     let round = state
         .store
         .open_mines(OpenMinesCommand {
             player_id: me.player.id,
             currency: ok.currency,
             stake: req.stake,
-            mines: req.mines,
+            mines,
             now: croupier_core::now(),
             first_seed: new_seed_pair(None),
         })
@@ -165,7 +167,7 @@ pub async fn open(
 }
 
 /// The state of one of the caller's rounds.
-#[utoipa::path(get, path = "/v1/games/mines/rounds/{round_id}", tag = "games", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/games/mines/rounds/{round_id}", operation_id = "get_mines_round", tag = "games",
     params(("round_id" = String, Path)),
     responses((status = 200, body = RoundView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
@@ -234,8 +236,8 @@ fn payout_cap(state: &AppState, currency: CurrencyCode) -> i64 {
 
 /// Reveal a tile: a mine ends the round with no payout; revealing the last
 /// safe tile cashes out automatically.
-#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/reveal", tag = "games", security(("bearer" = [])),
-    params(("round_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/reveal", operation_id = "reveal_mines_tile", tag = "games",
+    params(("round_id" = String, Path)),
     request_body = Reveal,
     responses((status = 200, body = RoundView),
         (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
@@ -248,14 +250,11 @@ pub async fn reveal(
     JsonBytes(body): JsonBytes,
 ) -> ApiResult<Json<RoundView>> {
     let req: Reveal = parse_json(&body)?;
-    let tile = req.tile;
-    if tile >= TILES {
-        return Err(ApiError::invalid(
-            "tile",
-            "invalid_tile",
-            "tile must be 0-24",
-        ));
-    }
+    // Any integer parses, so -1 and 25 get the same answer.
+    let tile = u8::try_from(req.tile)
+        .ok()
+        .filter(|t| *t < TILES)
+        .ok_or_else(|| ApiError::invalid("tile", "invalid_tile", "tile must be 0-24"))?;
     let current = owned_round(&state, &me, &round_id).await?;
     if current.revealed.contains(&tile) {
         return Err(ApiError::invalid(
@@ -352,8 +351,8 @@ fn cash_out_step(edge: u32, cap: i64) -> MinesDecide {
 
 /// Cash out: pays the stake times the current multiplier. With no tile
 /// revealed the round is cancelled and the stake refunded.
-#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/cashout", tag = "games", security(("bearer" = [])),
-    params(("round_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+#[utoipa::path(post, path = "/v1/games/mines/rounds/{round_id}/cashout", operation_id = "cash_out_mines_round", tag = "games",
+    params(("round_id" = String, Path)),
     responses((status = 200, body = RoundView),
         (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json")))]

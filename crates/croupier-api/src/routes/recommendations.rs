@@ -1,7 +1,7 @@
 //! Game recommendations, from the `recommendations` event consumer's data.
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use axum::extract::State;
@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecommendationQuery {
     /// 1–20, default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 20)]
     pub limit: Option<String>,
 }
 
@@ -64,7 +66,7 @@ fn item(r: Recommendation) -> RecommendedGame {
 /// Games recommended to the caller. Updated from `bet.settled` events, so
 /// a bet counts shortly after it settles; the platform-wide part is cached
 /// for `recommendations.cache_secs`.
-#[utoipa::path(get, path = "/v1/me/recommendations", operation_id = "my_recommendations", tag = "stats", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/recommendations", operation_id = "my_recommendations", tag = "stats",
     params(RecommendationQuery),
     responses((status = 200, body = Recommendations),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -74,14 +76,7 @@ pub async fn me(
     Extension(me): Extension<Authed>,
     ApiQuery(q): ApiQuery<RecommendationQuery>,
 ) -> ApiResult<Json<Recommendations>> {
-    let limit = match &q.limit {
-        None => 10,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=20).contains(l))
-            .ok_or_else(|| ApiError::invalid("limit", "invalid_limit", "limit must be 1-20"))?,
-    };
+    let limit = crate::extract::page_limit(q.limit.as_deref(), 10, 20)?;
     let played = state.store.played_games(me.player.id).await?;
     let model = state.recommendations.model(&*state.store).await?;
     let enabled: Vec<&str> = Game::ALL
@@ -89,7 +84,7 @@ pub async fn me(
         .filter(|g| state.catalog.settings(**g).enabled)
         .map(|g| g.as_str())
         .collect();
-    let games = model.recommend(&enabled, &played, limit);
+    let games = model.recommend(&enabled, &played, limit as usize);
     let kind = if played.is_empty() {
         "cold_start"
     } else {

@@ -111,7 +111,7 @@ pub struct PlayerStats {
 
 /// The caller's results per currency and game. Updated from `bet.settled`
 /// events, so a bet shows here shortly after it settles, not at once.
-#[utoipa::path(get, path = "/v1/me/stats", operation_id = "my_stats", tag = "stats", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/stats", operation_id = "my_stats", tag = "stats",
     responses((status = 200, body = PlayerStats), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn me(
     State(state): State<AppState>,

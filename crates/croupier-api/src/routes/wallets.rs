@@ -49,10 +49,13 @@ pub struct TransactionPage {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 
@@ -63,7 +66,7 @@ pub fn configured_currency<'a>(state: &'a AppState, code: &str) -> ApiResult<&'a
 }
 
 /// Balances of every configured currency (0 if never used).
-#[utoipa::path(get, path = "/v1/wallets", tag = "wallets", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/wallets", operation_id = "list_wallets", tag = "wallets",
     responses((status = 200, body = [WalletBalance])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -87,8 +90,8 @@ pub async fn list(
 }
 
 /// Claim the play-money bonus (once per configured period).
-#[utoipa::path(post, path = "/v1/wallets/{currency}/claims", tag = "wallets", security(("bearer" = [])),
-    params(("currency" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safely retryable")),
+#[utoipa::path(post, path = "/v1/wallets/{currency}/claims", operation_id = "claim_bonus", tag = "wallets",
+    params(("currency" = String, Path)),
     responses(
         (status = 201, body = ClaimResponse),
         (status = 404, description = "unknown_currency", body = Problem, content_type = "application/problem+json"),
@@ -129,28 +132,27 @@ pub async fn claim(
 
 /// Parses `limit` (1–max, default 50) and an opaque `cursor`.
 pub fn page_params(q: &PageQuery, max: u32) -> ApiResult<(u32, Option<i64>)> {
-    let limit = match &q.limit {
-        None => 50,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=max).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", "invalid_limit", format!("limit must be 1-{max}"))
-            })?,
+    let limit = crate::extract::page_limit(q.limit.as_deref(), 50, max)?;
+    let cursor = match &q.cursor {
+        None => None,
+        Some(c) => Some(
+            positive_id(c)
+                .ok_or_else(|| ApiError::invalid("cursor", "invalid_cursor", "malformed cursor"))?,
+        ),
     };
-    let cursor =
-        match &q.cursor {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
-                ApiError::invalid("cursor", "invalid_cursor", "malformed cursor")
-            })?),
-        };
-    Ok((limit.min(max), cursor))
+    Ok((limit, cursor))
+}
+
+/// A positive id as cursors carry it: 1–18 decimal digits, no sign, no
+/// leading zero (exactly the documented pattern `^[1-9][0-9]{0,17}$`).
+pub fn positive_id(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let ok = (1..=18).contains(&b.len()) && b[0] != b'0' && b.iter().all(u8::is_ascii_digit);
+    ok.then(|| s.parse().ok()).flatten()
 }
 
 /// A wallet's ledger entries, newest first.
-#[utoipa::path(get, path = "/v1/wallets/{currency}/transactions", tag = "wallets", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/wallets/{currency}/transactions", operation_id = "list_wallet_transactions", tag = "wallets",
     params(("currency" = String, Path), PageQuery),
     responses(
         (status = 200, body = TransactionPage),
