@@ -16,7 +16,8 @@
 #   CROUPIER_NATS_URL      nats://127.0.0.1:4222
 #   CLUSTER_LB_PORT       8080: HAProxy, the one address clients use
 #   CLUSTER_BASE_PORT     8081: api instances on BASE..BASE+2, the worker on BASE+3,
-#                          HAProxy's stats page on BASE+4
+#                          HAProxy's stats page on BASE+4; each instance's /metrics
+#                          (metrics_listen) on its port + 5, so BASE+5..BASE+8
 #   CLUSTER_BIN           the croupier binary (default: target/release/croupier, built if missing)
 #   CLUSTER_DIR   pids and logs (default: target/local-cluster)
 #   CROUPIER_SHUTDOWN_DRAIN_SECS  2: on SIGTERM an instance answers /readyz 503 this long
@@ -76,7 +77,8 @@ instance() {
 }
 
 launch() { # name roles port
-  "$bin" serve --listen "127.0.0.1:$3" --roles "$2" >>"$state/$1.log" 2>&1 &
+  CROUPIER_METRICS_LISTEN="127.0.0.1:$(($3 + 5))" \
+    "$bin" serve --listen "127.0.0.1:$3" --roles "$2" >>"$state/$1.log" 2>&1 &
   echo $! >"$state/$1.pid"
 }
 

@@ -137,7 +137,6 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new()
         .route("/livez", get(routes::health::livez))
         .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
         .route("/openapi.json", get(routes::health::openapi));
 
     // Load shedding and the read deadline wrap the API routes only: the ops
@@ -178,16 +177,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The operations routes alone (`/livez`, `/readyz`, `/metrics`), for an
-/// instance running only the worker and relay roles.
+/// The operations routes alone (`/livez`, `/readyz`), for an instance
+/// running only the worker and relay roles.
 pub fn ops_router(state: AppState) -> Router {
     Router::new()
         .route("/livez", get(routes::health::livez))
         .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn(metrics::track))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the listener of its own (`metrics_listen`): the
+/// totals it exposes (wagered, paid out) are not for the public API port.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 

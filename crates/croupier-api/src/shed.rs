@@ -21,8 +21,9 @@
 //! would run it again. They are bounded where they wait instead (the bet
 //! timeout, the pool's acquire timeout).
 //!
-//! Only the API routes are wrapped (see [`crate::router`]): `/livez`,
-//! `/readyz` and `/metrics` must answer precisely when the instance is busy.
+//! Only the API routes are wrapped (see [`crate::router`]): `/livez` and
+//! `/readyz` (and `/metrics`, on its own listener) must answer precisely
+//! when the instance is busy.
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -97,8 +97,9 @@ impl Drop for Cluster {
     }
 }
 
-/// Five consecutive free loopback ports (the script's BASE..BASE+4) and one for HAProxy.
+/// Nine consecutive free loopback ports (the script's BASE..BASE+8: instances,
+/// HAProxy's stats, the instances' metrics) and one for HAProxy.
 fn free_ports() -> Result<(u16, u16)> {
-    let base = crate::engines::free_ports(6)?;
-    Ok((base + 5, base))
+    let base = crate::engines::free_ports(10)?;
+    Ok((base + 9, base))
 }

@@ -21,6 +21,11 @@ pub const DEFAULT_TOML: &str = include_str!("../assets/default-config.toml");
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `/metrics`: a listener of its own, so the
+    /// business totals it holds are not on the public API port. `off` (or
+    /// an empty string) serves no metrics.
+    #[serde(with = "optional_addr")]
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// `postgres://…` to store everything in PostgreSQL instead of the
     /// embedded SQLite file (also `CROUPIER_DATABASE_URL`, or from a file
@@ -378,6 +383,7 @@ impl Default for Config {
         let api = ApiConfig::default();
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid"),
+            metrics_listen: Some("127.0.0.1:9464".parse().expect("valid")),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
@@ -468,6 +474,9 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), String> {
         self.api().validate()?;
+        if self.metrics_listen == Some(self.listen) && self.listen.port() != 0 {
+            return Err("metrics_listen: must differ from listen".into());
+        }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return Err("database_url: must be a postgres:// URL".into());
@@ -933,5 +942,28 @@ mod tests {
         assert!(scheme.starts_with("redis_url:"), "{scheme}");
         let timeout = with("redis://cache", 0).validate().unwrap_err();
         assert!(timeout.starts_with("redis.timeout_ms:"), "{timeout}");
+    }
+}
+
+/// `metrics_listen`: an address, or `off` / `""` for none.
+mod optional_addr {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::net::SocketAddr;
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "" | "off" => Ok(None),
+            a => a.parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!("{a:?} is not an ADDR:PORT, `off` or empty"))
+            }),
+        }
     }
 }

@@ -102,6 +102,9 @@ fn notifier(
 /// A platform listening on a socket, as `serve` runs it and tests spawn it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served (`metrics_listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub state: AppState,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -120,6 +123,10 @@ impl Running {
         self.state.hub.close_all();
         let served = self.task.await.unwrap_or(Ok(()));
         self.events.stop().await;
+        // Scrapes are short and harmless to cut: no drain for them.
+        if let Some(t) = self.metrics_task {
+            t.abort();
+        }
         served
     }
 }
@@ -165,7 +172,11 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    // Without the api role only /livez, /readyz and /metrics are served.
+    let (metrics_addr, metrics_task) = match serve_metrics(cfg, &state).await? {
+        Some((a, t)) => (Some(a), Some(t)),
+        None => (None, None),
+    };
+    // Without the api role only /livez and /readyz are served.
     let app = if cfg.roles.api {
         croupier_api::router(state.clone())
     } else {
@@ -182,12 +193,33 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        metrics_addr,
+        metrics_task,
         state,
         shutdown: tx,
         task,
         events,
         _notifier: notifier,
     })
+}
+
+/// Serves `/metrics` on `metrics_listen`, apart from the API.
+async fn serve_metrics(
+    cfg: &Config,
+    state: &AppState,
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)>> {
+    let Some(at) = cfg.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(at)
+        .await
+        .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?;
+    let addr = listener.local_addr()?;
+    let app = croupier_api::metrics_router(state.clone());
+    Ok(Some((
+        addr,
+        tokio::spawn(async move { axum::serve(listener, app).await }),
+    )))
 }
 
 /// `croupier serve`: runs until SIGTERM or Ctrl-C, then drains.
@@ -223,6 +255,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         store = running.state.store.backend(),
         redis = cfg.redis_url.is_some(),
         roles = %cfg.roles,
+        metrics = %running.metrics_addr.map_or("off".into(), |a| format!("http://{a}/metrics")),
         "croupier listening on http://{}", running.addr
     );
     stop.await;

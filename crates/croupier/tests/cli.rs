@@ -29,9 +29,16 @@ fn run(cmd: &mut Command) -> (Output, String, String) {
 /// `croupier serve` on a free port with `env` on top of the defaults; returns
 /// the child and its URL, read from the JSON log line announcing it.
 fn serve(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let (child, line) = serve_logging(dir, env);
+    (child, line["url"].as_str().unwrap().to_owned())
+}
+
+/// Like [`serve`], returning the whole log line announcing the URL.
+fn serve_logging(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, Value) {
     let mut child = croupier(dir)
         .arg("serve")
         .env("CROUPIER_LISTEN", "127.0.0.1:0")
+        .env("CROUPIER_METRICS_LISTEN", "127.0.0.1:0")
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -45,8 +52,8 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
             .unwrap();
         let entry: Value =
             serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
-        if let Some(url) = entry["url"].as_str() {
-            break url.to_owned();
+        if entry["url"].is_string() {
+            break entry;
         }
     };
     // Keep reading: a closed pipe would fail the server's next log write.
@@ -344,15 +351,23 @@ fn fair_commands_reproduce_the_public_vectors() {
 fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // Port 0 is the only deviation from the defaults (see `serve`).
-    let (mut child, url) = serve(dir.path(), &[]);
+    let (mut child, line) = serve_logging(dir.path(), &[]);
+    let url = line["url"].as_str().unwrap();
     assert!(
         dir.path().join("data/croupier.db").exists(),
         "./data is the default data dir"
     );
-    let body = http_get(&url, "/livez");
+    let body = http_get(url, "/livez");
     assert!(body.contains("\"ok\""), "{body}");
-    let body = http_get(&url, "/readyz");
+    let body = http_get(url, "/readyz");
     assert!(body.contains("ready"), "{body}");
+    // Metrics live on a listener of their own, not on the API port.
+    let metrics = line["metrics"].as_str().expect("the metrics URL is logged");
+    let base = metrics.trim_end_matches("/metrics");
+    assert_ne!(base, url);
+    let body = http_get(base, "/metrics");
+    assert!(body.contains("# HELP croupier_"), "{body}");
+    assert!(http_get_any(url, "/metrics").starts_with("HTTP/1.1 404"));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -369,6 +384,13 @@ fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
 }
 
 fn http_get(base: &str, path: &str) -> String {
+    let out = http_get_any(base, path);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+/// The raw response to `GET path`, whatever its status.
+fn http_get_any(base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -379,7 +401,6 @@ fn http_get(base: &str, path: &str) -> String {
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
 

@@ -47,17 +47,17 @@ fn services() -> Option<(String, String, String)> {
     }
 }
 
-/// Five consecutive free loopback ports (the script's BASE..BASE+4) and one more for HAProxy,
+/// Nine consecutive free loopback ports (the script's BASE..BASE+8) and one more for HAProxy,
 /// below Linux's ephemeral range (32768 and up by default): an instance restarted on its
 /// port must not find it taken by some outgoing connection meanwhile.
 fn free_ports() -> (u16, u16) {
     for _ in 0..100 {
         let base = 10_000 + (rand_u64() % 22_000) as u16;
-        let all: Option<Vec<TcpListener>> = (0..6)
+        let all: Option<Vec<TcpListener>> = (0..10)
             .map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
         if all.is_some() {
-            return (base + 5, base);
+            return (base + 9, base);
         }
     }
     panic!("no free loopback ports")

@@ -330,7 +330,7 @@ async fn api_worker_and_relay_instances_split_the_work_over_jetstream() {
 
     // Instances without the api role serve the operations routes only.
     for ops in [&worker, &relay] {
-        for path in ["/livez", "/readyz", "/metrics"] {
+        for path in ["/livez", "/readyz"] {
             let r = ops.call(Method::GET, path, None, None, None).await;
             assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
         }
@@ -339,7 +339,7 @@ async fn api_worker_and_relay_instances_split_the_work_over_jetstream() {
             .await;
         assert_problem(&r, 404, "route_not_found");
     }
-    let metrics = relay.call(Method::GET, "/metrics", None, None, None).await;
+    let metrics = relay.metrics().await;
     let text = metrics.body.as_str().unwrap_or_default().to_owned();
     assert!(text.contains("croupier_outbox_backlog"), "{text}");
     assert!(text.contains("croupier_events_published_total"), "{text}");

@@ -309,13 +309,7 @@ async fn with_redis_unreachable_everything_works_degraded() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     // And the operator can see it (the counters are process-wide).
-    let metrics = app
-        .send(app.request(Method::GET, "/metrics"))
-        .await
-        .body
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let metrics = app.metrics().await.body.as_str().unwrap().to_owned();
     let value = |series: &str| -> f64 {
         metrics
             .lines()

@@ -1398,7 +1398,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown_consumer, invalid_limit, invalid_cursor */
+            /** @description invalid_consumer, unknown_consumer, invalid_limit, invalid_cursor */
             422: {
                 headers: {
                     [name: string]: unknown;

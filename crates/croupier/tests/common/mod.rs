@@ -183,6 +183,7 @@ async fn start(schema: Option<PgSchema>, tweak: impl FnOnce(&mut Config)) -> Tes
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: dir.path().join("data"),
         ..Config::default()
     };
@@ -320,6 +321,13 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// `GET /metrics` on the instance's metrics listener.
+    pub async fn metrics(&self) -> Resp {
+        let addr = self.running.metrics_addr.expect("metrics_listen is on");
+        self.send(self.http.get(format!("http://{addr}/metrics")))
+            .await
     }
 
     /// The caller's balance in `currency` as listed by `GET /v1/wallets`.
