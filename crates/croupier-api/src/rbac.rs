@@ -157,6 +157,31 @@ mod tests {
         assert!(Access::Player.granted_to(&[]));
     }
 
+    /// docs/api.md's table says the same as [`ROUTES`], row for row.
+    #[test]
+    fn the_documented_matrix_is_this_table() {
+        let doc = include_str!("../../../docs/api.md");
+        let section = doc
+            .split("## Who may call what")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/api.md has the section");
+        let documented: Vec<(String, String)> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| {
+                let (route, rest) = l.split_once("` | ")?;
+                let access = rest.split([' ', '|']).next()?.to_owned();
+                Some((route.to_owned(), access))
+            })
+            .collect();
+        let ours: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, a)| (format!("{m} {p}"), a.as_str().to_owned()))
+            .collect();
+        assert_eq!(documented, ours);
+    }
+
     #[test]
     fn each_route_is_listed_once_and_unknown_routes_fail_closed() {
         let mut seen = std::collections::HashSet::new();

@@ -738,7 +738,7 @@ async fn transactions_list_the_documented_fields_newest_first() {
         let at = timestamp(&item["created_at"]);
         assert!(at >= before && at <= Utc::now(), "{at}");
     }
-    assert_eq!(items[0]["id"], adj.body["transaction_id"]);
+    assert_eq!(items[0]["transaction_id"], adj.body["transaction_id"]);
     assert_eq!(items[0]["kind"], "admin_adjustment");
     assert_eq!(items[0]["amount"], -2_500);
     assert_eq!(items[0]["balance_after"], 97_500);
@@ -747,6 +747,9 @@ async fn transactions_list_the_documented_fields_newest_first() {
     assert_eq!(items[1]["amount"], 100_000);
     assert_eq!(items[1]["balance_after"], 100_000);
     assert!(items[1]["id"].as_i64().unwrap() < items[0]["id"].as_i64().unwrap());
+    assert!(
+        items[1]["transaction_id"].as_i64().unwrap() < items[0]["transaction_id"].as_i64().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -1265,7 +1268,7 @@ async fn concurrent_adjustments_with_one_key_have_one_effect() {
     assert_eq!(app.balance(&token, "CHIP").await, 321);
     let items = app.all_transactions(&token, "CHIP", 50).await;
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["id"], body["transaction_id"]);
+    assert_eq!(items[0]["transaction_id"], body["transaction_id"]);
     let audit = app.audit(&admin).await;
     assert_eq!(audit["ok"], true);
 }
@@ -1907,7 +1910,7 @@ async fn run_mix(plan: Vec<Planned>) {
         let entry = match plan[*i].op {
             Op::Adjust(_) => items
                 .iter()
-                .find(|t| t["id"] == body["transaction_id"])
+                .find(|t| t["transaction_id"] == body["transaction_id"])
                 .unwrap_or_else(|| {
                     panic!("op {i}: transaction {} not listed", body["transaction_id"])
                 }),

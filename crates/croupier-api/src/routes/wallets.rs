@@ -28,10 +28,14 @@ pub struct ClaimResponse {
     pub next_claim_at: DateTime<Utc>,
 }
 
+/// One line of a wallet's history: one posting. A bet's stake and payout
+/// are two lines of one ledger transaction.
 #[derive(Serialize, ToSchema)]
 pub struct WalletTransaction {
-    /// The ledger transaction id.
+    /// This line's id, unique per line (the posting).
     pub id: i64,
+    /// The ledger transaction the line belongs to.
+    pub transaction_id: i64,
     /// e.g. `faucet_claim`, `admin_adjustment`.
     pub kind: String,
     /// Signed change to this wallet, minor units.
@@ -181,7 +185,8 @@ pub async fn transactions(
         items: entries
             .into_iter()
             .map(|e| WalletTransaction {
-                id: e.transaction_id,
+                id: e.posting_id,
+                transaction_id: e.transaction_id,
                 kind: e.kind,
                 amount: e.amount,
                 balance_after: e.balance_after,

@@ -112,8 +112,9 @@ async fn openapi_document_lists_exactly_the_routed_api_with_its_access_and_statu
 }
 
 /// The document passes `openapi-spec-validator` (PyPI), the validator
-/// client generators trust. CI installs it; elsewhere the test says it
-/// skipped unless `CROUPIER_TEST_REQUIRE_BACKENDS` demands it.
+/// client generators trust. CI installs it (`.ci/contract/requirements.txt`);
+/// elsewhere the test says it skipped, unless `CROUPIER_TEST_REQUIRE_BACKENDS`
+/// demands it.
 #[tokio::test]
 async fn openapi_document_passes_openapi_spec_validator() {
     let app = spawn().await;
@@ -121,16 +122,20 @@ async fn openapi_document_passes_openapi_spec_validator() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    let out = match std::process::Command::new("openapi-spec-validator")
+    let out = match std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
         .arg(&file)
         .output()
+        .ok()
+        .filter(|o| !String::from_utf8_lossy(&o.stderr).contains("No module named"))
+        .ok_or("python3 -m openapi_spec_validator is not available")
     {
         Ok(out) => out,
         Err(e) => {
             if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
-                panic!("openapi-spec-validator is not installed: {e}");
+                panic!("{e}: pip install -r .ci/contract/requirements.txt");
             }
-            eprintln!("skipped: openapi-spec-validator not installed ({e})");
+            eprintln!("skipped: {e}");
             return;
         }
     };
@@ -405,5 +410,55 @@ async fn admins_cannot_credit_themselves_or_block_other_admins() {
         StatusCode::OK,
         "support accounts can be blocked: {:?}",
         r.body
+    );
+}
+
+#[tokio::test]
+async fn every_line_of_a_wallet_history_has_its_own_id() {
+    let app = spawn().await;
+    let (_, token) = app.player("alice").await;
+    assert_eq!(
+        app.call(
+            Method::POST,
+            "/v1/wallets/CHIP/claims",
+            Some(&token),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    // A bet that almost surely pays writes a stake line and a payout line.
+    let mut paid = false;
+    for _ in 0..20 {
+        let bet = app
+            .post(
+                "/v1/games/dice/bets",
+                Some(&token),
+                json!({ "currency": "CHIP", "stake": 100, "params": { "target": 2.0, "direction": "over" } }),
+            )
+            .await;
+        assert_eq!(bet.status, StatusCode::CREATED, "{:?}", bet.body);
+        if bet.body["payout"].as_i64().unwrap() > 0 {
+            paid = true;
+            break;
+        }
+    }
+    assert!(paid, "no winning bet in 20 at 98 %");
+    let items = app.all_transactions(&token, "CHIP", 100).await;
+    let ids: BTreeSet<i64> = items.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), items.len(), "ids repeat: {items:?}");
+    let paid_out = items
+        .iter()
+        .find(|i| i["kind"] == "bet" && i["amount"].as_i64().unwrap() > 0);
+    let paid_out = paid_out.expect("a payout line");
+    let lines_of_that_bet = items
+        .iter()
+        .filter(|i| i["transaction_id"] == paid_out["transaction_id"])
+        .count();
+    assert_eq!(
+        lines_of_that_bet, 2,
+        "stake and payout share their transaction: {items:?}"
     );
 }
