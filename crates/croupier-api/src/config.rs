@@ -19,6 +19,22 @@ pub struct ApiConfig {
     /// Live-notification sockets (`GET /v1/ws`).
     pub ws: crate::ws::WsConfig,
     pub recommendations: crate::recommendations::RecommendationsConfig,
+    pub web: WebConfig,
+}
+
+/// The web clients (`[web]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Serve the lobby at `/` and the operator console at `/console/`
+    /// (false: an API-only instance).
+    pub enabled: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +174,7 @@ impl Default for ApiConfig {
             missions: vec![croupier_core::missions::MissionRule::default_win_5()],
             ws: Default::default(),
             recommendations: Default::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -150,10 +150,15 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(deadline, shed::deadline))
         .layer(from_fn_with_state(state.clone(), shed::shed));
 
+    let fallback = if state.config.web.enabled {
+        Router::new().fallback(web_client)
+    } else {
+        Router::new().fallback(not_found)
+    };
     Router::new()
         .merge(api)
         .merge(ops)
-        .fallback(not_found)
+        .merge(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn(trace_context::propagate))
         .layer(from_fn(metrics::track))
@@ -199,7 +204,21 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The lobby and the console (`croupier-web`) for what no API route took.
+async fn web_client(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    croupier_web::serve(&method, uri.path(), &headers)
+        .unwrap_or_else(|| not_found_problem().into_response())
+}
+
 async fn not_found() -> ApiError {
+    not_found_problem()
+}
+
+fn not_found_problem() -> ApiError {
     ApiError::not_found("route_not_found", "No such route")
 }
 

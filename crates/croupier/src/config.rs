@@ -69,6 +69,7 @@ pub struct Config {
     /// Live-notification sockets (`GET /v1/ws`).
     pub ws: croupier_api::ws::WsConfig,
     pub recommendations: croupier_api::recommendations::RecommendationsConfig,
+    pub web: croupier_api::config::WebConfig,
     pub export: ExportConfig,
     pub telemetry: TelemetryConfig,
 }
@@ -406,6 +407,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             ws: api.ws,
             recommendations: api.recommendations,
+            web: api.web,
             export: ExportConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
@@ -646,6 +648,7 @@ impl Config {
             missions: self.missions.clone(),
             ws: self.ws.clone(),
             recommendations: self.recommendations.clone(),
+            web: self.web.clone(),
         }
     }
 
