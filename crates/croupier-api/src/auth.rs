@@ -425,20 +425,40 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>
     Ok(Some(token.to_owned()))
 }
 
-/// Middleware: 400/401 unless the request has one well-formed bearer
-/// header (not yet checked against the store).
-pub async fn require_bearer_header(req: Request, next: Next) -> Result<Response, ApiError> {
-    bearer_token(req.headers())?.ok_or_else(ApiError::unauthorized)?;
+/// The session token a request presents: the bearer token, or else the
+/// browser session cookie, whose unsafe requests must also carry the CSRF
+/// token (see [`crate::cookie`]). Not yet checked against the store.
+pub fn presented_token(
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<Option<String>> {
+    if let Some(token) = bearer_token(headers)? {
+        return Ok(Some(token));
+    }
+    let Some(token) = crate::cookie::session_from_cookie(headers) else {
+        return Ok(None);
+    };
+    if !(token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(ApiError::unauthorized());
+    }
+    crate::cookie::check_csrf(method, headers, &token)?;
+    Ok(Some(token))
+}
+
+/// Middleware: 400/401/403 unless the request presents a well-formed
+/// session token (not yet checked against the store).
+pub async fn require_credentials(req: Request, next: Next) -> Result<Response, ApiError> {
+    presented_token(req.method(), req.headers())?.ok_or_else(ApiError::unauthorized)?;
     Ok(next.run(req).await)
 }
 
-/// Middleware: 401 unless the request carries a live bearer token.
+/// Middleware: 401 unless the request carries a live session token.
 pub async fn require_auth(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer_token(req.headers())?.ok_or_else(ApiError::unauthorized)?;
+    let token = presented_token(req.method(), req.headers())?.ok_or_else(ApiError::unauthorized)?;
     let authed = authenticate(&state, &token).await?;
     req.extensions_mut().insert(authed);
     Ok(next.run(req).await)

@@ -39,8 +39,8 @@ pub async fn idempotency(
     let scope = match req.extensions().get::<Authed>() {
         Some(a) => a.player.id.to_string(),
         // Before authentication (logout): the presented token's hash.
-        None => match req.headers().get(header::AUTHORIZATION) {
-            Some(v) => format!("token:{}", hex::encode(Sha256::digest(v.as_bytes()))),
+        None => match crate::auth::presented_token(req.method(), req.headers())? {
+            Some(t) => format!("token:{}", hex::encode(Sha256::digest(t.as_bytes()))),
             None => "anonymous".to_owned(),
         },
     };

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod cookie;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/register", post(routes::auth::register))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route("/v1/auth/login", post(routes::auth::login))
+        .route("/v1/auth/session", post(routes::auth::open_session))
         .route("/v1/games", get(routes::games::list))
         .route("/v1/games/{game}/stats", get(routes::stats::game))
         .route("/v1/fairness/verify", post(routes::fairness::verify))
@@ -65,8 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
-        // Without a well-formed bearer header there is nothing to replay.
-        .route_layer(from_fn(auth::require_bearer_header));
+        // Without a well-formed session token there is nothing to replay.
+        .route_layer(from_fn(auth::require_credentials));
 
     let authed = Router::new()
         .route("/v1/auth/password", post(routes::auth::change_password))

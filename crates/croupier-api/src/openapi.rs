@@ -5,7 +5,9 @@ use crate::routes;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     ContentBuilder, Object, ObjectBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Type,
 };
@@ -15,7 +17,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Croupier", description = "Provably fair gaming platform API. Amounts are integers in minor units; errors are RFC 9457 problem details with a stable `code`."),
     paths(
-        routes::auth::register, routes::auth::login, routes::auth::logout, routes::auth::logout_all,
+        routes::auth::register, routes::auth::login, routes::auth::open_session, routes::auth::logout, routes::auth::logout_all,
         routes::auth::change_password, routes::auth::me,
         routes::wallets::list, routes::wallets::claim, routes::wallets::transactions,
         routes::admin::adjust, routes::admin::audit, routes::admin::block, routes::admin::unblock,
@@ -42,6 +44,13 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // Browsers: `POST /v1/auth/session` sets it; changes need X-CSRF-Token.
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::cookie::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -74,10 +83,14 @@ const SHARED: &[(&str, &str, &str)] = &[
 ];
 
 /// Mutating routes replay their first answer for a repeated `Idempotency-Key`,
-/// except login (its answer is a secret) and verify (it changes nothing).
+/// except login and session (their answer is a secret) and verify (it
+/// changes nothing).
 pub fn honours_idempotency_key(method: &str, path: &str) -> bool {
     matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
-        && !matches!(path, "/v1/auth/login" | "/v1/fairness/verify")
+        && !matches!(
+            path,
+            "/v1/auth/login" | "/v1/auth/session" | "/v1/fairness/verify"
+        )
 }
 
 impl Modify for Contract {

@@ -57,6 +57,7 @@ impl Access {
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/v1/auth/register", Access::Anyone),
     ("POST", "/v1/auth/login", Access::Anyone),
+    ("POST", "/v1/auth/session", Access::Anyone),
     ("POST", "/v1/auth/logout", Access::Player),
     ("POST", "/v1/auth/logout-all", Access::Player),
     ("POST", "/v1/auth/password", Access::Player),

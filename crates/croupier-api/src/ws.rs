@@ -273,9 +273,10 @@ impl Notifier for Hub {
     }
 }
 
-/// The bearer token of an upgrade: `Authorization: Bearer <token>`, or, for
+/// The session token of an upgrade: `Authorization: Bearer <token>`; or, for
 /// browsers (which cannot set headers on a WebSocket), the subprotocol pair
-/// `Sec-WebSocket-Protocol: bearer, <token>`. Never the query string.
+/// `Sec-WebSocket-Protocol: bearer, <token>` or the session cookie from a
+/// page of this origin. Never the query string.
 fn bearer_token(headers: &HeaderMap) -> ApiResult<Option<(String, bool)>> {
     let valid = |t: &str| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit());
     if headers.contains_key(header::AUTHORIZATION) {
@@ -289,7 +290,7 @@ fn bearer_token(headers: &HeaderMap) -> ApiResult<Option<(String, bool)>> {
         .map(str::trim)
         .collect::<Vec<_>>();
     let Some(at) = protocols.iter().position(|p| *p == "bearer") else {
-        return Ok(None);
+        return session_cookie(headers).map(|t| t.map(|t| (t, false)));
     };
     Ok(protocols
         .get(at + 1)
@@ -363,6 +364,31 @@ pub async fn connect(
     Ok(upgrade
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| serve(socket, state, token, registration)))
+}
+
+/// A browser's session cookie, from a page of this very origin: the
+/// handshake's `Origin` must name the `Host` it was sent to, so another
+/// site's page cannot open a socket on the player's session (cross-site
+/// WebSocket hijacking), whatever the browser does with SameSite.
+fn session_cookie(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(token) = crate::cookie::session_from_cookie(headers) else {
+        return Ok(None);
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, h)| h);
+    if host.is_none() || origin_host != host {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin_socket",
+            "A cookie-authenticated socket must come from this origin",
+        ));
+    }
+    let valid = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    Ok(valid.then_some(token))
 }
 
 /// Runs one socket until it closes; says nothing back except notifications

@@ -3,6 +3,8 @@
 mod common;
 #[path = "api/contract.rs"]
 mod contract;
+#[path = "api/web.rs"]
+mod web;
 
 use chrono::{DateTime, Utc};
 use common::*;
@@ -728,6 +730,7 @@ async fn transactions_list_the_documented_fields_newest_first() {
             keys,
             BTreeSet::from([
                 "id",
+                "transaction_id",
                 "kind",
                 "amount",
                 "balance_after",
@@ -797,7 +800,10 @@ async fn transactions_paginate_with_limit_and_cursor() {
     assert_eq!(sizes, [2, 2, 1]);
 
     let all = app.all_transactions(&token, "CHIP", 2).await;
-    let got_ids: Vec<i64> = all.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let got_ids: Vec<i64> = all
+        .iter()
+        .map(|i| i["transaction_id"].as_i64().unwrap())
+        .collect();
     assert_eq!(got_ids, ids, "newest first, each exactly once");
     let amounts: Vec<i64> = all.iter().map(|i| i["amount"].as_i64().unwrap()).collect();
     assert_eq!(amounts, [5, 4, 3, 2, 1]);

@@ -249,6 +249,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in from a browser: the session goes into an `HttpOnly; Secure;
+         *     SameSite=Strict` cookie (`croupier_session`) that scripts cannot read,
+         *     never into the body. Changes authenticated by it need `X-CSRF-Token`.
+         *     Throttled like login.
+         */
+        post: operations["open_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bets": {
         parameters: {
             query?: never;
@@ -1195,6 +1217,19 @@ export interface components {
             previous: components["schemas"]["RevealedSeeds"][];
             server_seed_hash: string;
         };
+        /** @description A browser session for the web clients. */
+        SessionResponse: {
+            /**
+             * @description Send as `X-CSRF-Token` on every change (POST, PUT, PATCH, DELETE);
+             *     also in the readable `croupier_csrf` cookie.
+             */
+            csrf_token: string;
+            /** Format: date-time */
+            expires_at: string;
+            player_id: string;
+            roles: string[];
+            username: string;
+        };
         TransactionPage: {
             items: components["schemas"]["WalletTransaction"][];
             /** @description Pass as `cursor` for the next (older) page; absent on the last page. */
@@ -1218,6 +1253,10 @@ export interface components {
             balance: number;
             currency: string;
         };
+        /**
+         * @description One line of a wallet's history: one posting. A bet's stake and payout
+         *     are two lines of one ledger transaction.
+         */
         WalletTransaction: {
             /**
              * Format: int64
@@ -1230,12 +1269,17 @@ export interface components {
             created_at: string;
             /**
              * Format: int64
-             * @description The ledger transaction id.
+             * @description This line's id, unique per line (the posting).
              */
             id: number;
             /** @description e.g. `faucet_claim`, `admin_adjustment`. */
             kind: string;
             reference?: string | null;
+            /**
+             * Format: int64
+             * @description The ledger transaction the line belongs to.
+             */
+            transaction_id: number;
         };
         /**
          * @description Biggest win and win streaks. Streaks follow the player's bet sequence
@@ -2080,6 +2124,63 @@ export interface operations {
                 };
             };
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    open_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Credentials"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description croupier_session (HttpOnly) and croupier_csrf */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description invalid_credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description player_blocked */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            /** @description too_many_attempts; or rate_limited: over the route class's quota */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["Overloaded"];
         };
     };

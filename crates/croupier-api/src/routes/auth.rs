@@ -131,26 +131,68 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<Json<LoginResponse>> {
+    let (_, token, expires_at) = sign_in(&state, peer, &headers, body).await?;
+    Ok(Json(LoginResponse { token, expires_at }))
+}
+
+/// A browser session for the web clients.
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub player_id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    /// Send as `X-CSRF-Token` on every change (POST, PUT, PATCH, DELETE);
+    /// also in the readable `croupier_csrf` cookie.
+    pub csrf_token: String,
+}
+
+/// Log in from a browser: the session goes into an `HttpOnly; Secure;
+/// SameSite=Strict` cookie (`croupier_session`) that scripts cannot read,
+/// never into the body. Changes authenticated by it need `X-CSRF-Token`.
+/// Throttled like login.
+#[utoipa::path(post, path = "/v1/auth/session", operation_id = "open_session", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = SessionResponse, headers(("Set-Cookie" = String, description = "croupier_session (HttpOnly) and croupier_csrf"))),
+        (status = 401, description = "invalid_credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "player_blocked", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too_many_attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn open_session(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<impl IntoResponse> {
+    let (player, token, expires_at) = sign_in(&state, peer, &headers, body).await?;
+    let max_age = (expires_at - croupier_core::now()).num_seconds().max(0);
+    let mut resp = Json(SessionResponse {
+        player_id: player.id.to_string(),
+        username: player.username,
+        roles: player.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        expires_at,
+        csrf_token: crate::cookie::csrf_token(&token),
+    })
+    .into_response();
+    for cookie in crate::cookie::open(&token, max_age) {
+        resp.headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(resp)
+}
+
+/// Checks credentials under the login quotas and opens a session: the
+/// player, the new token, and when it expires.
+async fn sign_in(
+    state: &AppState,
+    peer: Option<std::net::SocketAddr>,
+    headers: &HeaderMap,
+    body: Credentials,
+) -> ApiResult<(Player, String, DateTime<Utc>)> {
     let cfg = &state.config.auth;
-    let window = Duration::from_secs(cfg.login_window_secs);
-    let ip = client_ip(state.config.http.trust_forwarded_for, &headers, peer);
-    let user = body.username.to_lowercase();
-    // Bounded so a huge username cannot bloat the limiter's keys.
-    let user: String = user.chars().take(64).collect();
-    let keys = [
-        (
-            format!("login:pair:{user}:{ip}"),
-            Quota::new(cfg.login_failures_per_account_ip, window),
-        ),
-        (
-            format!("login:acct:{user}"),
-            Quota::new(cfg.login_failures_per_account, window),
-        ),
-        (
-            format!("login:ip:{ip}"),
-            Quota::new(cfg.login_failures_per_ip, window),
-        ),
-    ];
+    let ip = client_ip(state.config.http.trust_forwarded_for, headers, peer);
+    let keys = login_quotas(cfg, &body.username, &ip);
     for (key, quota) in &keys {
         if let RateDecision::Limited { retry_after } = state.limiter.peek(key, *quota).await {
             return Err(too_many(retry_after));
@@ -177,7 +219,6 @@ pub async fn login(
             "This account is blocked",
         ));
     }
-    let player = creds.player;
     let token = auth::new_token();
     let now = croupier_core::now();
     let expires_at = now + cfg.session_absolute();
@@ -185,12 +226,33 @@ pub async fn login(
         .store
         .create_session(NewSession {
             token_hash: auth::hash_token(&token),
-            player_id: player.id,
+            player_id: creds.player.id,
             created_at: now,
             expires_at,
         })
         .await?;
-    Ok(Json(LoginResponse { token, expires_at }))
+    Ok((creds.player, token, expires_at))
+}
+
+/// Failed logins count per (account, IP), per account and per IP.
+fn login_quotas(cfg: &crate::config::AuthConfig, username: &str, ip: &str) -> [(String, Quota); 3] {
+    let window = Duration::from_secs(cfg.login_window_secs);
+    // Bounded so a huge username cannot bloat the limiter's keys.
+    let user: String = username.to_lowercase().chars().take(64).collect();
+    [
+        (
+            format!("login:pair:{user}:{ip}"),
+            Quota::new(cfg.login_failures_per_account_ip, window),
+        ),
+        (
+            format!("login:acct:{user}"),
+            Quota::new(cfg.login_failures_per_account, window),
+        ),
+        (
+            format!("login:ip:{ip}"),
+            Quota::new(cfg.login_failures_per_ip, window),
+        ),
+    ]
 }
 
 fn too_many(retry_after: Duration) -> ApiError {
@@ -208,10 +270,20 @@ fn too_many(retry_after: Duration) -> ApiError {
 pub async fn logout(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<axum::response::Response> {
     state.store.revoke_session(me.token_hash).await?;
     auth::forget_revoked(&state, &[me.token_hash]).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out())
+}
+
+/// 204, ending a browser session's cookies too (harmless for bearer clients).
+fn signed_out() -> axum::response::Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    for cookie in crate::cookie::close() {
+        resp.headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    resp
 }
 
 /// Revoke every session of the caller, this one included.
@@ -220,7 +292,7 @@ pub async fn logout(
 pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<axum::response::Response> {
     let mut revoked = state
         .store
         .revoke_player_sessions(me.player.id, None)
@@ -229,7 +301,7 @@ pub async fn logout_all(
         revoked.push(me.token_hash);
     }
     auth::forget_revoked(&state, &revoked).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out())
 }
 
 /// Change the password; every other session of the caller is revoked.
