@@ -99,6 +99,13 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(routes::admin::block).delete(routes::admin::unblock),
         )
         .route("/v1/admin/ledger/audit", get(routes::admin::audit))
+        .route("/v1/admin/players", get(routes::console::players))
+        .route(
+            "/v1/admin/players/{player_id}",
+            get(routes::console::player),
+        )
+        .route("/v1/admin/audit", get(routes::console::audit_log))
+        .route("/v1/admin/overview", get(routes::console::overview))
         .route("/v1/admin/dead-letters", get(routes::dead_letters::list))
         .route(
             "/v1/admin/dead-letters/{id}/redrive",

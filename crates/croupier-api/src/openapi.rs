@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         routes::stats::me, routes::stats::game,
         routes::missions::me, routes::missions::list, routes::missions::put, routes::missions::delete,
         routes::dead_letters::list, routes::dead_letters::redrive,
+        routes::console::players, routes::console::player, routes::console::audit_log, routes::console::overview,
         crate::ws::connect,
         routes::recommendations::me,
     ),

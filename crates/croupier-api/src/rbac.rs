@@ -93,6 +93,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // Authenticates itself (the token may come in a subprotocol).
     ("GET", "/v1/ws", Access::Player),
     ("GET", "/v1/admin/ledger/audit", Access::Support),
+    ("GET", "/v1/admin/players", Access::Support),
+    ("GET", "/v1/admin/players/{player_id}", Access::Support),
+    ("GET", "/v1/admin/audit", Access::Support),
+    ("GET", "/v1/admin/overview", Access::Support),
     ("GET", "/v1/admin/dead-letters", Access::Support),
     ("POST", "/v1/admin/dead-letters/{id}/redrive", Access::Admin),
     ("GET", "/v1/admin/missions", Access::Support),

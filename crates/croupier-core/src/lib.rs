@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod circuit;
+pub mod console;
 pub mod dead_letters;
 pub mod error;
 pub mod events;

@@ -300,6 +300,7 @@ pub trait Store:
     + crate::dead_letters::DeadLetterStore
     + crate::dead_letters::ReplayStore
     + crate::export::ExportStore
+    + crate::console::ConsoleStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

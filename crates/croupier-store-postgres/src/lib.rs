@@ -12,6 +12,7 @@
 //! History reads may go to read replicas (`replica`).
 
 mod batch;
+mod console;
 mod dead_letters;
 mod events;
 mod export;

@@ -10,12 +10,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 mod catalog_checks;
+mod console_checks;
 mod dead_letter_checks;
 mod event_checks;
 mod export_checks;
 mod mission_checks;
 mod recommendation_checks;
 pub use catalog_checks::*;
+pub use console_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
 pub use export_checks::*;
@@ -63,6 +65,8 @@ checks!(
     recommendations_apply_each_event_once_per_consumer,
     co_play_counts_are_exact_under_shuffled_duplicated_delivery,
     export_records_files_once_per_event,
+    console_searches_players_and_reads_the_audit_log,
+    console_counts_live_sessions_and_play_in_a_window,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -1,6 +1,8 @@
 //! HTTP contract tests: the real app on port 0, driven over HTTP.
 
 mod common;
+#[path = "api/console.rs"]
+mod console;
 #[path = "api/contract.rs"]
 mod contract;
 #[path = "api/web.rs"]

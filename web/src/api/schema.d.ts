@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The admin audit log: every change an admin made, newest first. */
+        get: operations["admin_audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/dead-letters": {
         parameters: {
             query?: never;
@@ -108,6 +125,60 @@ export interface paths {
         post?: never;
         /** Deletes an admin rule: a config rule of the same id applies again. */
         delete: operations["delete_mission"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Play over a window: bets, wagered, paid out, GGR and observed RTP per game
+         *     and currency; active players; registrations.
+         */
+        get: operations["admin_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/players": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Players by name or id prefix, newest first. */
+        get: operations["list_players"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/players/{player_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One player in full. */
+        get: operations["get_player"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -706,6 +777,25 @@ export interface components {
             /** Format: int64 */
             transaction_id: number;
         };
+        AuditItem: {
+            action: string;
+            actor_id: string;
+            actor_username?: string | null;
+            /** Format: date-time */
+            at: string;
+            details: {
+                [key: string]: unknown;
+            };
+            /** Format: int64 */
+            id: number;
+            /** @description What was acted on, e.g. a player id or a game. */
+            target: string;
+        };
+        AuditPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["AuditItem"][];
+            next_cursor?: string | null;
+        };
         BetPage: {
             items: components["schemas"]["BetView"][];
             next_cursor?: string | null;
@@ -814,6 +904,11 @@ export interface components {
             /** @description False when the player already was in that state (nothing was logged). */
             changed: boolean;
             player_id: string;
+        };
+        BlockState: {
+            /** Format: date-time */
+            at: string;
+            reason?: string | null;
         };
         CatalogEntry: {
             enabled: boolean;
@@ -936,6 +1031,26 @@ export interface components {
             house_edge_bps?: number | null;
             limits?: components["schemas"]["GameLimits"][] | null;
         };
+        GameOverview: {
+            /** Format: int64 */
+            bets: number;
+            currency: string;
+            game: string;
+            /**
+             * Format: int64
+             * @description Gross gaming revenue: wagered − paid out.
+             */
+            ggr: number;
+            /** Format: int64 */
+            paid_out: number;
+            /**
+             * Format: double
+             * @description Observed return to player: paid out / wagered (absent without bets).
+             */
+            rtp?: number | null;
+            /** Format: int64 */
+            wagered: number;
+        };
         GameStats: components["schemas"]["BetTotals"] & components["schemas"]["WinRecordJson"] & {
             game: string;
         };
@@ -1052,10 +1167,59 @@ export interface components {
              */
             stake: number;
         };
+        Overview: {
+            /**
+             * Format: int64
+             * @description Distinct players who bet in the window.
+             */
+            active_players: number;
+            /** Format: date-time */
+            from: string;
+            /**
+             * @description Per game and currency, from the hourly statistics (a window starts at
+             *     the top of the hour it reaches into).
+             */
+            games: components["schemas"]["GameOverview"][];
+            /** Format: int64 */
+            registrations: number;
+            /** Format: date-time */
+            to: string;
+            window: string;
+        };
         PasswordChange: {
             current_password: string;
             /** @description The same rules as at registration. */
             new_password: string;
+        };
+        PlayerDetail: {
+            blocked?: null | components["schemas"]["BlockState"];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Sessions neither revoked nor expired.
+             */
+            live_sessions: number;
+            missions: components["schemas"]["MyMission"][];
+            player_id: string;
+            /** @description The last 10 bets, newest first. */
+            recent_bets: components["schemas"]["BetView"][];
+            roles: string[];
+            username: string;
+            wallets: components["schemas"]["WalletBalance"][];
+        };
+        PlayerItem: {
+            blocked: boolean;
+            /** Format: date-time */
+            created_at: string;
+            player_id: string;
+            roles: string[];
+            username: string;
+        };
+        PlayerPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["PlayerItem"][];
+            next_cursor?: string | null;
         };
         PlayerStats: {
             /** @description Currencies the player has bet in, by code. */
@@ -1407,6 +1571,48 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_audit_log: {
+        parameters: {
+            query?: {
+                /** @description Only this admin's actions (a player id). */
+                actor?: string;
+                /** @description Only this action, e.g. `player.block`, `wallet.adjust`. */
+                action?: string;
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description invalid_actor, invalid_action, invalid_limit, invalid_cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
     list_dead_letters: {
         parameters: {
             query?: {
@@ -1733,6 +1939,119 @@ export interface operations {
             };
             409: components["responses"]["IdempotencyInProgress"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    admin_overview: {
+        parameters: {
+            query?: {
+                /** @description `24h` (default), `7d` or `30d`. */
+                window?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description invalid_window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    list_players: {
+        parameters: {
+            query?: {
+                /** @description Part of the username (any case) or the start of the player id. */
+                query?: string;
+                /** @description `active` or `blocked`; both when absent. */
+                status?: string;
+                /** @description 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlayerPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description invalid_query, invalid_status, invalid_limit, invalid_cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    get_player: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                player_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlayerDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description player_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Overloaded"];
         };

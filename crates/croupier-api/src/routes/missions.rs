@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use croupier_core::missions::*;
-use croupier_core::CurrencyCode;
+use croupier_core::{CurrencyCode, PlayerId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -95,6 +95,11 @@ pub async fn me(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
 ) -> ApiResult<Json<Vec<MyMission>>> {
+    Ok(Json(progress_of(&state, me.player.id).await?))
+}
+
+/// A player's progress in every enabled mission, for the period holding now.
+pub async fn progress_of(state: &AppState, player: PlayerId) -> ApiResult<Vec<MyMission>> {
     let now = croupier_core::now();
     let active: Vec<MissionRule> = rules(&state)
         .await?
@@ -106,7 +111,7 @@ pub async fn me(
         .iter()
         .map(|r| (r.id.clone(), r.period.key(now)))
         .collect();
-    let rows = state.store.mission_progress(me.player.id, &keys).await?;
+    let rows = state.store.mission_progress(player, &keys).await?;
     let out = active
         .into_iter()
         .zip(keys)
@@ -131,7 +136,7 @@ pub async fn me(
             }
         })
         .collect();
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// A mission rule as an operator writes it (the id is in the path).

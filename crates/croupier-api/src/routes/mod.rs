@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bets;
+pub mod console;
 pub mod dead_letters;
 pub mod fairness;
 pub mod games;

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use croupier_core::ClaimCommand;
+use croupier_core::{ClaimCommand, CurrencyCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -77,20 +77,23 @@ pub async fn list(
     Extension(me): Extension<Authed>,
 ) -> ApiResult<Json<Vec<WalletBalance>>> {
     let held = state.store.balances(me.player.id).await?;
-    Ok(Json(
-        state
-            .config
-            .currencies
-            .iter()
-            .map(|c| WalletBalance {
-                currency: c.code.to_string(),
-                balance: held
-                    .iter()
-                    .find(|(code, _)| *code == c.code)
-                    .map_or(0, |(_, b)| *b),
-            })
-            .collect(),
-    ))
+    Ok(Json(balances(&state, &held)))
+}
+
+/// Every configured currency's balance out of what a player holds (0 if never used).
+pub fn balances(state: &AppState, held: &[(CurrencyCode, i64)]) -> Vec<WalletBalance> {
+    state
+        .config
+        .currencies
+        .iter()
+        .map(|c| WalletBalance {
+            currency: c.code.to_string(),
+            balance: held
+                .iter()
+                .find(|(code, _)| *code == c.code)
+                .map_or(0, |(_, b)| *b),
+        })
+        .collect()
 }
 
 /// Claim the play-money bonus (once per configured period).
