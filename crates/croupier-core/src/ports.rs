@@ -243,6 +243,13 @@ pub trait GameStore: Send + Sync {
     ) -> StoreResult<SeedPair>;
     /// The active pair first, then revealed pairs, newest first.
     async fn seed_pairs(&self, player_id: PlayerId, limit: u32) -> StoreResult<Vec<SeedPair>>;
+    /// Revealed pairs only, newest first, those with an id below `before`.
+    async fn revealed_seed_pairs(
+        &self,
+        player_id: PlayerId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<SeedPair>>;
     /// Reveals the active pair (if any) and activates `next`. Refused with
     /// `Conflict` while a mines round is open. Returns (revealed, new active).
     async fn rotate_seed_pair(

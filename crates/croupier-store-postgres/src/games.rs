@@ -861,6 +861,36 @@ impl GameStore for PostgresStore {
         Ok(rows.into_iter().map(pair).collect())
     }
 
+    async fn revealed_seed_pairs(
+        &self,
+        player_id: PlayerId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<SeedPair>> {
+        // History: may come from a replica.
+        let sql = format!(
+            "SELECT {PAIR_COLUMNS} FROM seed_pairs WHERE player_id = $1
+             AND revealed_at IS NOT NULL AND ($2::bigint IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows = self
+            .reads
+            .run(|pool| {
+                let sql = &sql;
+                async move {
+                    sqlx::query_as::<_, PairRow>(sql)
+                        .bind(player_id.0)
+                        .bind(before)
+                        .bind(i64::from(limit))
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(db)
+                }
+            })
+            .await?;
+        Ok(rows.into_iter().map(pair).collect())
+    }
+
     async fn rotate_seed_pair(
         &self,
         player_id: PlayerId,

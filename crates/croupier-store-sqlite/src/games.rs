@@ -543,6 +543,29 @@ impl GameStore for SqliteStore {
             .await
     }
 
+    async fn revealed_seed_pairs(
+        &self,
+        player_id: PlayerId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<SeedPair>> {
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(&format!(
+                        "SELECT {PAIR_COLUMNS} FROM seed_pairs WHERE player_id = ?1
+                         AND revealed_at IS NOT NULL AND (?2 IS NULL OR id < ?2)
+                         ORDER BY id DESC LIMIT ?3"
+                    ))
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map((player_id.to_string(), before, limit), pair_from_row)
+                    .map_err(internal)?;
+                rows.map(|r| pair(r.map_err(internal)?)).collect()
+            })
+            .await
+    }
+
     async fn rotate_seed_pair(
         &self,
         player_id: PlayerId,

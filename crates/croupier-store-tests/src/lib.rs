@@ -16,6 +16,7 @@ mod event_checks;
 mod export_checks;
 mod mission_checks;
 mod recommendation_checks;
+mod seed_checks;
 pub use catalog_checks::*;
 pub use console_checks::*;
 pub use dead_letter_checks::*;
@@ -23,6 +24,7 @@ pub use event_checks::*;
 pub use export_checks::*;
 pub use mission_checks::*;
 pub use recommendation_checks::*;
+pub use seed_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -67,6 +69,7 @@ checks!(
     export_records_files_once_per_event,
     console_searches_players_and_reads_the_audit_log,
     console_counts_live_sessions_and_play_in_a_window,
+    revealed_seed_pairs_page_newest_first,
 );
 
 /// Runs every check, each on a fresh store from `fresh`.

@@ -2,7 +2,7 @@
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{client_ip, parse_json, JsonBytes, PeerAddr};
+use crate::extract::{client_ip, parse_json, ApiQuery, JsonBytes, PeerAddr};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,7 +14,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// A fresh pair: a 256-bit server seed from the OS CSPRNG (hex, per the
 /// protocol), its SHA-256 commitment, and the given or a random client seed.
@@ -73,8 +73,22 @@ pub struct SeedsView {
     pub nonce: u64,
     /// The same as the three fields above.
     pub active: ActiveSeeds,
-    /// Earlier pairs, newest first, with their server seeds revealed.
+    /// Earlier pairs, newest first, with their server seeds revealed: one
+    /// page (`limit`, from `cursor`).
     pub previous: Vec<RevealedSeeds>,
+    /// Pass as `cursor` for older revealed pairs; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeedsQuery {
+    /// Revealed pairs per page: 1–100, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
+    pub cursor: Option<String>,
 }
 
 fn active(p: &SeedPair) -> ActiveSeeds {
@@ -95,24 +109,42 @@ fn revealed(p: &SeedPair) -> Option<RevealedSeeds> {
     })
 }
 
-/// The active seed pair (created on first use) and the revealed earlier ones.
+/// The active seed pair (created on first use) and the revealed earlier
+/// ones, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/fairness/seeds", operation_id = "get_seeds", tag = "fairness",
-    responses((status = 200, body = SeedsView)))]
+    params(SeedsQuery),
+    responses((status = 200, body = SeedsView),
+        (status = 422, description = "invalid_limit, invalid_cursor", body = Problem, content_type = "application/problem+json")))]
 pub async fn seeds(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
+    ApiQuery(q): ApiQuery<SeedsQuery>,
 ) -> ApiResult<Json<SeedsView>> {
+    let page = crate::routes::wallets::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (limit, before) = crate::routes::wallets::page_params(&page, 100)?;
     let current = state
         .store
         .active_seed_pair(me.player.id, new_seed_pair(None), croupier_core::now())
         .await?;
-    let pairs = state.store.seed_pairs(me.player.id, 50).await?;
+    let mut pairs = state
+        .store
+        .revealed_seed_pairs(me.player.id, before, limit + 1)
+        .await?;
+    let more = pairs.len() > limit as usize;
+    pairs.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| pairs.last().map(|p| p.id.to_string()))
+        .flatten();
     Ok(Json(SeedsView {
         server_seed_hash: current.server_seed_hash.clone(),
         client_seed: current.client_seed.clone(),
         nonce: current.nonce,
         active: active(&current),
         previous: pairs.iter().filter_map(revealed).collect(),
+        next_cursor,
     }))
 }
 

@@ -463,3 +463,40 @@ async fn every_line_of_a_wallet_history_has_its_own_id() {
         "stake and payout share their transaction: {items:?}"
     );
 }
+
+#[tokio::test]
+async fn revealed_seeds_page_past_any_count() {
+    let app = spawn().await;
+    let (_, token) = app.player("alice").await;
+    let mut revealed = Vec::new();
+    for _ in 0..4 {
+        let r = app
+            .post("/v1/fairness/seeds/rotate", Some(&token), json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        if let Some(seed) = r.body["revealed"]["server_seed"].as_str() {
+            revealed.push(seed.to_owned());
+        }
+    }
+    revealed.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/v1/fairness/seeds?limit=2".to_owned();
+    loop {
+        let page = app.get(&path, &token).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let items = page.body["previous"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|p| p["server_seed"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/fairness/seeds?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, revealed, "every revealed seed once, newest first");
+    let bad = app.get("/v1/fairness/seeds?cursor=x", &token).await;
+    assert_problem(&bad, 422, "invalid_cursor");
+}
