@@ -44,7 +44,8 @@ for (const app of apps) {
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>${app.title}</title>${css}
+    <title>${app.title}</title>
+    <link rel="icon" href="data:,">${css}
     <script type="module" src="/assets/${basename(script)}"></script>
   </head>
   <body>

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/login", post(routes::auth::login))
         .route("/v1/auth/session", post(routes::auth::open_session))
         .route("/v1/games", get(routes::games::list))
+        .route("/v1/currencies", get(routes::wallets::currencies))
         .route("/v1/games/{game}/stats", get(routes::stats::game))
         .route("/v1/fairness/verify", post(routes::fairness::verify))
         // Authenticates itself: the token may come in a subprotocol too.

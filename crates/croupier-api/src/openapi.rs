@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         routes::auth::register, routes::auth::login, routes::auth::open_session, routes::auth::logout, routes::auth::logout_all,
         routes::auth::change_password, routes::auth::me,
-        routes::wallets::list, routes::wallets::claim, routes::wallets::transactions,
+        routes::wallets::list, routes::wallets::currencies, routes::wallets::claim, routes::wallets::transactions,
         routes::admin::adjust, routes::admin::audit, routes::admin::block, routes::admin::unblock,
         routes::games::list, routes::games::place_bet, routes::games::patch,
         routes::mines::open, routes::mines::get, routes::mines::reveal, routes::mines::cash_out,

@@ -69,6 +69,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/v1/wallets/{currency}/claims", Access::Player),
     ("GET", "/v1/wallets/{currency}/transactions", Access::Player),
     ("GET", "/v1/games", Access::Anyone),
+    ("GET", "/v1/currencies", Access::Anyone),
     ("GET", "/v1/games/{game}/stats", Access::Anyone),
     ("POST", "/v1/games/{game}/bets", Access::Player),
     ("POST", "/v1/games/mines/rounds", Access::Player),

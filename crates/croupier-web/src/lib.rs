@@ -99,9 +99,20 @@ fn respond(name: &str, headers: &HeaderMap) -> Option<Response> {
         builder = builder.header(header::CONTENT_ENCODING, e);
     }
     builder
-        .header(header::CONTENT_TYPE, file.metadata.mimetype())
+        .header(header::CONTENT_TYPE, content_type(file.metadata.mimetype()))
         .body(Body::from(body.into_owned()))
         .ok()
+}
+
+/// Our text is UTF-8: say so, so no browser sniffs another charset.
+fn content_type(mime: &str) -> String {
+    let textual =
+        mime.starts_with("text/") || mime.ends_with("javascript") || mime.ends_with("json");
+    if textual && !mime.contains("charset") {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_owned()
+    }
 }
 
 /// Content-hashed assets never change under their name; everything else

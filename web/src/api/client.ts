@@ -26,7 +26,11 @@ export function croupier(baseUrl = "", token?: () => string | undefined): Api {
 
 /** Thrown for every problem+json answer, with its stable `code`. */
 export class ApiProblem extends Error {
-  constructor(readonly problem: Problem) {
+  constructor(
+    readonly problem: Problem,
+    /** Seconds from the answer's Retry-After header, when it had one. */
+    readonly retryAfter: number | null = null,
+  ) {
     super(problem.detail ?? problem.title);
   }
   get code(): string {

@@ -393,6 +393,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/currencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The configured currencies (no authentication): what amounts mean. */
+        get: operations["list_currencies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/fairness/seeds": {
         parameters: {
             query?: never;
@@ -400,7 +417,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The active seed pair (created on first use) and the revealed earlier ones. */
+        /**
+         * The active seed pair (created on first use) and the revealed earlier
+         *     ones, newest first, a page at a time.
+         */
         get: operations["get_seeds"];
         put?: never;
         post?: never;
@@ -956,6 +976,25 @@ export interface components {
             /** @description Per game played, by name. */
             games: components["schemas"]["GameStats"][];
         };
+        /** @description A configured currency. */
+        CurrencyView: {
+            /**
+             * Format: int64
+             * @description Seconds between two claims of it by one player.
+             */
+            claim_period_secs: number;
+            code: string;
+            /**
+             * Format: int32
+             * @description Decimal places of a major unit (2: amounts count hundredths).
+             */
+            exponent: number;
+            /**
+             * Format: int64
+             * @description The play-money bonus per claim, minor units (0: no bonus).
+             */
+            faucet_amount: number;
+        };
         DeadLetterPage: {
             /** @description Oldest first. */
             items: components["schemas"]["DeadLetterView"][];
@@ -1375,9 +1414,14 @@ export interface components {
             /** @description The same as the three fields above. */
             active: components["schemas"]["ActiveSeeds"];
             client_seed: string;
+            /** @description Pass as `cursor` for older revealed pairs; absent on the last page. */
+            next_cursor?: string | null;
             /** Format: int64 */
             nonce: number;
-            /** @description Earlier pairs, newest first, with their server seeds revealed. */
+            /**
+             * @description Earlier pairs, newest first, with their server seeds revealed: one
+             *     page (`limit`, from `cursor`).
+             */
             previous: components["schemas"]["RevealedSeeds"][];
             server_seed_hash: string;
         };
@@ -2599,9 +2643,35 @@ export interface operations {
             503: components["responses"]["Overloaded"];
         };
     };
-    get_seeds: {
+    list_currencies: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrencyView"][];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    get_seeds: {
+        parameters: {
+            query?: {
+                /** @description Revealed pairs per page: 1–100, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2618,6 +2688,15 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            /** @description invalid_limit, invalid_cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Overloaded"];
         };

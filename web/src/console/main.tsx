@@ -1,3 +1,7 @@
+// The operator console, served at /console/.
 import { render } from "preact";
+import "../ui/base.css";
+import "./console.css";
+import { App } from "./app";
 
-render(<main><h1>Croupier console</h1></main>, document.getElementById("app")!);
+render(<App />, document.getElementById("app")!);

@@ -1,3 +1,7 @@
+// The player lobby, served at /.
 import { render } from "preact";
+import "../ui/base.css";
+import "./lobby.css";
+import { App } from "./app";
 
-render(<main><h1>Croupier</h1></main>, document.getElementById("app")!);
+render(<App />, document.getElementById("app")!);

@@ -69,6 +69,37 @@ pub fn configured_currency<'a>(state: &'a AppState, code: &str) -> ApiResult<&'a
     })
 }
 
+/// A configured currency.
+#[derive(Serialize, ToSchema)]
+pub struct CurrencyView {
+    pub code: String,
+    /// Decimal places of a major unit (2: amounts count hundredths).
+    pub exponent: u8,
+    /// The play-money bonus per claim, minor units (0: no bonus).
+    pub faucet_amount: i64,
+    /// Seconds between two claims of it by one player.
+    pub claim_period_secs: u64,
+}
+
+/// The configured currencies (no authentication): what amounts mean.
+#[utoipa::path(get, path = "/v1/currencies", operation_id = "list_currencies", tag = "wallets",
+    responses((status = 200, body = [CurrencyView])))]
+pub async fn currencies(State(state): State<AppState>) -> Json<Vec<CurrencyView>> {
+    Json(
+        state
+            .config
+            .currencies
+            .iter()
+            .map(|c| CurrencyView {
+                code: c.code.to_string(),
+                exponent: c.exponent,
+                faucet_amount: c.faucet_amount,
+                claim_period_secs: state.config.faucet.period_secs,
+            })
+            .collect(),
+    )
+}
+
 /// Balances of every configured currency (0 if never used).
 #[utoipa::path(get, path = "/v1/wallets", operation_id = "list_wallets", tag = "wallets",
     responses((status = 200, body = [WalletBalance])))]

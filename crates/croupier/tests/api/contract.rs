@@ -500,3 +500,17 @@ async fn revealed_seeds_page_past_any_count() {
     let bad = app.get("/v1/fairness/seeds?cursor=x", &token).await;
     assert_problem(&bad, 422, "invalid_cursor");
 }
+
+#[tokio::test]
+async fn currencies_say_what_amounts_mean() {
+    let app = spawn().await;
+    let r = app
+        .call(Method::GET, "/v1/currencies", None, None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.body,
+        json!([{ "code": "CHIP", "exponent": 2, "faucet_amount": 100_000,
+                 "claim_period_secs": app.config.faucet.period_secs }])
+    );
+}
