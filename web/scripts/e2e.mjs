@@ -308,6 +308,37 @@ async function lobby({ browser, base }) {
     await other.close();
   });
 
+  await check("missions: five wins pay the win-5 reward, shown on the page", async () => {
+    // Bets that almost surely win (98 %), so the mission completes today.
+    for (let i = 0; i < 10; i++) {
+      await apiCall(page, "POST", "/v1/games/dice/bets", { currency: "CHIP", stake: 1, params: { target: 2, direction: "over" } });
+    }
+    await nav(page, "Missions");
+    await page.getByText("Completed, reward granted").first().waitFor({ timeout: 15_000 });
+    const kinds = await page.evaluate(async () => {
+      const r = await fetch("/v1/wallets/CHIP/transactions?limit=200");
+      return (await r.json()).items.map((t) => t.kind);
+    });
+    assert(kinds.includes("mission_reward"), "no mission_reward in the wallet's history");
+  });
+
+  await check("isolation: another player's bet and the operator views stay closed", async () => {
+    const stranger = await browser.newContext({ viewport: DESKTOP });
+    const s = await watched(stranger);
+    await s.goto(base + "/register");
+    await s.getByLabel("Username").fill(`stranger_${Date.now().toString(36)}`);
+    await s.getByLabel("Password", { exact: true }).fill(password);
+    await s.getByLabel("Repeat the password").fill(password);
+    await s.getByRole("button", { name: "Create account" }).click();
+    await s.getByRole("heading", { name: "Games", level: 1 }).waitFor();
+    const bet = await page.evaluate(async () => (await (await fetch("/v1/bets/recent")).json())[0].bet_id);
+    assert((await apiStatus(s, "GET", `/v1/bets/${bet}`)) === 404, "a stranger reads the bet");
+    assert((await apiStatus(s, "GET", "/v1/admin/players")) === 403, "a player reads the console's players");
+    await s.goto(`${base}/bets/${bet}`);
+    await s.getByText(/not found|no such bet/i).first().waitFor();
+    await stranger.close();
+  });
+
   await check("phone layout: every lobby screen passes axe", async () => {
     const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
     const p = await watched(phone);
@@ -391,6 +422,8 @@ async function consoleApp({ browser, base }) {
         await page.goto(`${base}/console/players/${id}`);
         await page.getByRole("heading", { name: `Player ${lobbyState.user}` }).waitFor();
         assert((await page.getByRole("button", { name: /^(Block|Adjust)$/ }).count()) === 0, "support sees block/adjust");
+        const status = await apiStatus(page, "POST", `/v1/admin/players/${id}/adjustments`, { currency: "CHIP", amount: 100, reason: "e2e" });
+        assert(status === 403, `support's adjustment answered ${status}, not 403`);
       }
     }
     await page.getByRole("button", { name: "Log out" }).click();
@@ -519,7 +552,13 @@ async function playerId(page, username) {
 }
 
 async function apiCall(page, method, path, body) {
-  const status = await page.evaluate(
+  const status = await apiStatus(page, method, path, body);
+  assert(status < 300, `${method} ${path} answered ${status}`);
+}
+
+/** The status of a call made from the page itself, with its session and CSRF token. */
+async function apiStatus(page, method, path, body) {
+  return page.evaluate(
     async ([m, p, b]) => {
       const csrf = document.cookie.split("; ").find((c) => c.startsWith("croupier_csrf="))?.split("=")[1] ?? "";
       const headers = { "X-CSRF-Token": csrf, "Idempotency-Key": crypto.randomUUID() };
@@ -529,7 +568,6 @@ async function apiCall(page, method, path, body) {
     },
     [method, path, body],
   );
-  assert(status < 300, `${method} ${path} answered ${status}`);
 }
 
 // =====================================================================================
