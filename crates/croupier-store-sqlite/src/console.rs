@@ -9,9 +9,10 @@ use croupier_core::console::*;
 use croupier_core::*;
 use rusqlite::Row;
 
-fn summary(
-    r: &Row<'_>,
-) -> rusqlite::Result<(String, String, String, i64, Option<i64>, Option<String>)> {
+/// id, username, roles, created_at, blocked_at, blocked_reason.
+type SummaryRow = (String, String, String, i64, Option<i64>, Option<String>);
+
+fn summary(r: &Row<'_>) -> rusqlite::Result<SummaryRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,

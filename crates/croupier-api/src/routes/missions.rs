@@ -101,7 +101,7 @@ pub async fn me(
 /// A player's progress in every enabled mission, for the period holding now.
 pub async fn progress_of(state: &AppState, player: PlayerId) -> ApiResult<Vec<MyMission>> {
     let now = croupier_core::now();
-    let active: Vec<MissionRule> = rules(&state)
+    let active: Vec<MissionRule> = rules(state)
         .await?
         .into_iter()
         .map(|(r, _)| r)
