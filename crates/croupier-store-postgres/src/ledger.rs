@@ -12,26 +12,17 @@ use uuid::Uuid;
 pub(crate) use croupier_core::ledger::Leg;
 
 /// Adds `amount` to a wallet (creating it for a credit) unless that would take
-/// it below zero; returns the new balance. Locks the wallet row until commit.
+/// it below zero or past [`MAX_BALANCE`]; returns the new balance. Locks the
+/// wallet row until commit. A refusal is no SQL error: the caller's
+/// transaction stays usable.
 pub(crate) async fn apply_to_wallet(
     c: &mut PgConnection,
     player: PlayerId,
     cur: &str,
     amount: i64,
 ) -> StoreResult<i64> {
-    let balance: Option<i64> = if amount >= 0 {
-        sqlx::query_scalar(
-            "INSERT INTO wallets (player_id, currency, balance) VALUES ($1, $2, $3)
-             ON CONFLICT (player_id, currency) DO UPDATE SET balance = wallets.balance + excluded.balance
-             RETURNING balance",
-        )
-        .bind(player.0)
-        .bind(cur)
-        .bind(amount)
-        .fetch_optional(c)
-        .await
-    } else {
-        sqlx::query_scalar(
+    if amount < 0 {
+        let debited: Option<i64> = sqlx::query_scalar(
             "UPDATE wallets SET balance = balance + $3
              WHERE player_id = $1 AND currency = $2 AND balance + $3 >= 0
              RETURNING balance",
@@ -41,9 +32,27 @@ pub(crate) async fn apply_to_wallet(
         .bind(amount)
         .fetch_optional(c)
         .await
+        .map_err(db)?;
+        return debited.ok_or(StoreError::InsufficientFunds);
     }
+    if amount > MAX_BALANCE {
+        return Err(StoreError::BalanceLimit);
+    }
+    // Both terms at most MAX_BALANCE: the sum cannot overflow.
+    let credited: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO wallets (player_id, currency, balance) VALUES ($1, $2, $3)
+         ON CONFLICT (player_id, currency) DO UPDATE SET balance = wallets.balance + excluded.balance
+         WHERE wallets.balance + excluded.balance <= $4
+         RETURNING balance",
+    )
+    .bind(player.0)
+    .bind(cur)
+    .bind(amount)
+    .bind(MAX_BALANCE)
+    .fetch_optional(c)
+    .await
     .map_err(db)?;
-    balance.ok_or(StoreError::InsufficientFunds)
+    credited.ok_or(StoreError::BalanceLimit)
 }
 
 /// Writes a balanced transaction and applies its wallet legs inside the

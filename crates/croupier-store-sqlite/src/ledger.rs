@@ -23,8 +23,9 @@ pub(crate) fn post_transaction(
 ) -> StoreResult<(i64, Vec<i64>)> {
     croupier_core::ledger::check_balanced(kind, legs)?;
     let cur = currency.as_str();
-    // Wallet legs first: a refusal (insufficient funds) must come before any
-    // write (see `writer`), and the guarded update is where it comes from.
+    // Wallet legs first: a refusal (insufficient funds, the balance ceiling)
+    // must come before any write (see `writer`), and the guarded update is
+    // where it comes from.
     let mut balances = Vec::new();
     for leg in legs {
         if let Leg::Wallet(player, amount) = leg {
@@ -63,6 +64,23 @@ pub(crate) fn post_transaction(
     Ok((txn_id, balances))
 }
 
+/// The wallet's balance (0 if there is no wallet).
+pub(crate) fn wallet_balance(
+    c: &Connection,
+    player: &str,
+    currency: CurrencyCode,
+) -> StoreResult<i64> {
+    Ok(
+        c.prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+            .and_then(|mut s| {
+                s.query_row((player, currency.as_str()), |r| r.get(0))
+                    .optional()
+            })
+            .map_err(internal)?
+            .unwrap_or(0),
+    )
+}
+
 /// Refuses with `InsufficientFunds` unless the wallet holds at least `amount`.
 /// Jobs call it before their first write (see `writer`).
 pub(crate) fn require_funds(
@@ -71,15 +89,7 @@ pub(crate) fn require_funds(
     currency: CurrencyCode,
     amount: i64,
 ) -> StoreResult<()> {
-    let balance: i64 = c
-        .prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
-        .and_then(|mut s| {
-            s.query_row((player, currency.as_str()), |r| r.get(0))
-                .optional()
-        })
-        .map_err(internal)?
-        .unwrap_or(0);
-    if balance < amount {
+    if wallet_balance(c, player, currency)? < amount {
         return Err(StoreError::InsufficientFunds);
     }
     Ok(())
@@ -87,7 +97,8 @@ pub(crate) fn require_funds(
 
 /// Posts a bet — stake from the wallet to the house, payout back — with one
 /// guarded wallet update and one multi-row postings insert: the hot path.
-/// Returns the wallet's balance after the bet.
+/// Returns the wallet's balance after the bet. The caller has checked the
+/// balance ceiling (`place_bet`): this writes before its guarded update.
 pub(crate) fn post_bet(
     c: &Connection,
     player: &str,
@@ -136,28 +147,37 @@ pub(crate) fn post_bet(
     Ok(after)
 }
 
-/// Adds `amount` to a wallet unless that would take it below zero; returns
-/// the new balance. The common case is one guarded UPDATE.
+/// Adds `amount` to a wallet unless that would take it below zero or past
+/// [`MAX_BALANCE`]; returns the new balance. The common case is one guarded
+/// UPDATE; only a refusal or a new wallet costs a second statement.
 fn apply_to_wallet(c: &Connection, player: &str, cur: &str, amount: i64) -> StoreResult<i64> {
     let updated: Option<i64> = c
         .prepare_cached(
             "UPDATE wallets SET balance = balance + ?3
-             WHERE player_id = ?1 AND currency = ?2 AND balance + ?3 >= 0
+             WHERE player_id = ?1 AND currency = ?2 AND balance + ?3 BETWEEN 0 AND ?4
              RETURNING balance",
         )
-        .and_then(|mut s| s.query_row((player, cur, amount), |r| r.get(0)).optional())
-        // Amounts are bounded far below i64 overflow by the API; were one to
-        // overflow, SQLite would produce a REAL that the STRICT column rejects.
+        .and_then(|mut s| {
+            s.query_row((player, cur, amount, MAX_BALANCE), |r| r.get(0))
+                .optional()
+        })
+        // Were `balance + amount` to overflow, SQLite would make it a REAL,
+        // far past the ceiling: refused, never written.
         .map_err(internal)?;
     if let Some(balance) = updated {
         return Ok(balance);
     }
+    let refusal = if amount < 0 {
+        StoreError::InsufficientFunds
+    } else {
+        StoreError::BalanceLimit
+    };
     let exists = c
         .prepare_cached("SELECT 1 FROM wallets WHERE player_id = ?1 AND currency = ?2")
         .and_then(|mut s| s.exists((player, cur)))
         .map_err(internal)?;
-    if exists || amount < 0 {
-        return Err(StoreError::InsufficientFunds);
+    if exists || !(0..=MAX_BALANCE).contains(&amount) {
+        return Err(refusal);
     }
     c.prepare_cached("INSERT INTO wallets (player_id, currency, balance) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute((player, cur, amount)))
@@ -212,12 +232,9 @@ impl LedgerStore for SqliteStore {
                         return Err(StoreError::ClaimNotReady { next_claim_at: next });
                     }
                 }
-                c.prepare_cached(
-                    "INSERT INTO faucet_claims (player_id, currency, last_claimed_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (player_id, currency) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
-                )
-                .and_then(|mut s| s.execute((&player, cur, millis(cmd.now))))
-                .map_err(internal)?;
+                // The posting before the claim's timestamp: the wallet's
+                // guarded update may refuse (the balance ceiling), and a job
+                // refuses before it writes (see `writer`).
                 let (txn, balances) = post_transaction(
                     c,
                     txn_kind::FAUCET_CLAIM,
@@ -229,6 +246,12 @@ impl LedgerStore for SqliteStore {
                         Leg::Wallet(cmd.player_id, cmd.amount),
                     ],
                 )?;
+                c.prepare_cached(
+                    "INSERT INTO faucet_claims (player_id, currency, last_claimed_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (player_id, currency) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
+                )
+                .and_then(|mut s| s.execute((&player, cur, millis(cmd.now))))
+                .map_err(internal)?;
                 let balance = balances[0];
                 emit(
                     c,

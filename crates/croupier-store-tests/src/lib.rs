@@ -45,6 +45,7 @@ checks!(
     outbox_receives_one_event_per_change_in_order,
     concurrent_debits_never_overdraw,
     audit_sums_are_exact_beyond_i64,
+    credits_stop_at_the_balance_ceiling,
     seed_pairs_commit_rotate_and_reveal,
     bets_reserve_nonces_settle_and_post_atomically,
     refused_bets_change_nothing,
