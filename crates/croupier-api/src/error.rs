@@ -161,6 +161,16 @@ impl From<StoreError> for ApiError {
                 "insufficient_funds",
                 "Insufficient funds",
             ),
+            // No `field`: for a bet it is the payout, not a request field.
+            StoreError::BalanceLimit => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "balance_limit",
+                "The balance would exceed its ceiling",
+            )
+            .detail(format!(
+                "a wallet holds at most {} minor units (MAX_BALANCE)",
+                croupier_core::MAX_BALANCE
+            )),
             StoreError::ClaimNotReady { next_claim_at } => {
                 let wait = (next_claim_at - chrono::Utc::now()).num_seconds().max(1) as u64;
                 ApiError::new(

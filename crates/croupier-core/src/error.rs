@@ -9,6 +9,10 @@ pub enum StoreError {
     UsernameTaken,
     #[error("insufficient funds")]
     InsufficientFunds,
+    /// A credit would take a wallet past [`crate::money::MAX_BALANCE`];
+    /// nothing was written.
+    #[error("the balance would exceed its ceiling")]
+    BalanceLimit,
     #[error("claim not ready until {next_claim_at}")]
     ClaimNotReady { next_claim_at: DateTime<Utc> },
     #[error("not found")]

@@ -25,5 +25,5 @@ pub mod types;
 
 pub use error::{StoreError, StoreResult};
 pub use games::*;
-pub use money::{Currency, CurrencyCode, Money};
+pub use money::{within_ceiling, Currency, CurrencyCode, Money, MAX_BALANCE};
 pub use types::*;

@@ -9,6 +9,7 @@
 
 use crate::events::BetSettled;
 use crate::money::CurrencyCode;
+use crate::types::PlayerId;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -191,6 +192,24 @@ pub fn merge_rules(config: &[MissionRule], admin: &[MissionRule]) -> Vec<Mission
         by_id.insert(r.id.as_str(), r);
     }
     by_id.into_values().cloned().collect()
+}
+
+/// What a store does with a reward that would take the player's wallet past
+/// [`MAX_BALANCE`](crate::money::MAX_BALANCE): it **skips** it, with this
+/// warning. Nothing of the grant is written (no ledger entry, no reward
+/// record, no events); the bet's progress still counts. As no reward is
+/// recorded, the player's next bet that adds progress in the same period
+/// tries the grant again, and gets it if the wallet has room by then.
+///
+/// Failing the grant instead would fail the consumer's whole batch, the same
+/// way on every redelivery, until it was dead-lettered with the other
+/// players' bets in it; capping it would pay an amount no rule says.
+pub fn skipped_reward(rule: &MissionRule, player: PlayerId, period: &str) {
+    tracing::warn!(
+        mission = %rule.id, player = %player, period,
+        currency = %rule.reward.currency, amount = rule.reward.amount,
+        "mission reward skipped: the wallet would pass its balance ceiling"
+    );
 }
 
 /// A player's progress in one mission and period, as stored.

@@ -73,6 +73,25 @@ pub struct Currency {
     pub exponent: u8,
 }
 
+/// The most one wallet may hold, in minor units (10^17): far above any real
+/// need (an admin adjustment is at most 10^15), far below `i64::MAX` (~9.2 ·
+/// 10^18), so a balance plus any one credit the API accepts cannot overflow.
+/// Every credit that would pass it is refused with
+/// [`StoreError::BalanceLimit`](crate::StoreError::BalanceLimit), on every
+/// backend, before anything is written. Wallets together may still pass
+/// `i64::MAX` (93 full ones do): the audit sums in `i128`.
+pub const MAX_BALANCE: i64 = 100_000_000_000_000_000;
+
+/// Whether a wallet holding `balance` may take `change` (a signed amount)
+/// without passing [`MAX_BALANCE`]. Debits always may (funds are checked
+/// apart).
+pub fn within_ceiling(balance: i64, change: i64) -> bool {
+    change <= 0
+        || balance
+            .checked_add(change)
+            .is_some_and(|b| b <= MAX_BALANCE)
+}
+
 /// An amount in minor units of one currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -91,6 +110,21 @@ mod tests {
         for bad in ["", "C", "chip", "TOOLONGCODE", "US D", "€UR"] {
             assert!(CurrencyCode::parse(bad).is_none(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn the_ceiling_admits_credits_up_to_max_balance_only() {
+        assert!(within_ceiling(0, MAX_BALANCE));
+        assert!(within_ceiling(MAX_BALANCE - 5, 5));
+        assert!(!within_ceiling(MAX_BALANCE - 5, 6));
+        assert!(!within_ceiling(0, MAX_BALANCE + 1));
+        assert!(!within_ceiling(i64::MAX, 1), "no overflow");
+        assert!(within_ceiling(MAX_BALANCE, 0));
+        assert!(within_ceiling(MAX_BALANCE, -1));
+        assert!(
+            MAX_BALANCE.checked_mul(93).is_none(),
+            "93 full wallets pass i64"
+        );
     }
 
     #[test]

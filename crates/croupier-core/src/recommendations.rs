@@ -15,6 +15,24 @@ pub fn day_bucket(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis().div_euclid(DAY_MS) * DAY_MS
 }
 
+/// How old, at `now_ms`, the bets of the day bucket starting at `day` are:
+/// measured from the middle of the part of the day that has passed — a past
+/// day's middle, or for today the middle of midnight..now, where an even
+/// spread of today's bets so far would put them.
+///
+/// Measured from the middle of the whole day instead, today's bucket lay in
+/// the future all morning: its age was clamped to 0 while older days aged,
+/// so the same bets ranked differently at 03:00 and at 15:00, the morning
+/// bending into the afternoon at noon. Here today ages from midnight on (at
+/// half speed while it fills) and past days at full speed, so their ratios
+/// never change, and a day's age is continuous across midnight (at 24:00 the
+/// passed part is the whole day). Never negative: a bucket ahead of `now`
+/// (clock skew) is age 0.
+pub fn bucket_age_ms(day: i64, now_ms: i64) -> i64 {
+    let passed = (now_ms - day).clamp(0, DAY_MS);
+    (now_ms - (day + passed / 2)).max(0)
+}
+
 /// A game a player has played.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlayedGame {
@@ -154,8 +172,8 @@ pub struct Model {
 
 impl Model {
     /// Cosine similarity co(a,b) / sqrt(players(a) · players(b)); popularity
-    /// Σ bets(day) · 2^(−age / half_life), age from the middle of the day
-    /// (never negative), normalised to the most popular game.
+    /// Σ bets(day) · 2^(−age / half_life) (see [`bucket_age_ms`]),
+    /// normalised to the most popular game.
     pub fn build(data: &RecommendationData, now: DateTime<Utc>, half_life_hours: u32) -> Self {
         let players: HashMap<&str, i64> = data
             .game_players
@@ -176,7 +194,7 @@ impl Model {
         let now_ms = now.timestamp_millis();
         let mut raw: BTreeMap<&str, f64> = BTreeMap::new();
         for (game, day, bets) in &data.daily_bets {
-            let age = (now_ms - (day + DAY_MS / 2)).max(0) as f64;
+            let age = bucket_age_ms(*day, now_ms) as f64;
             *raw.entry(game.as_str()).or_default() += *bets as f64 * (-age / half_life_ms).exp2();
         }
         let top = raw.values().copied().fold(0.0, f64::max);
@@ -306,6 +324,12 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{Duration, TimeZone};
+
+    /// A fixed time on a fixed day: no test may depend on when it runs.
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, hour, minute, 0).unwrap()
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()
@@ -356,7 +380,7 @@ mod tests {
     fn event(player: u8, game: &str) -> SettledBetEvent {
         SettledBetEvent {
             event_id: uuid::Uuid::now_v7(),
-            at: Utc::now(),
+            at: at(12, 0),
             bet: crate::events::BetSettled {
                 bet_id: String::new(),
                 player_id: PlayerId(uuid::Uuid::from_u128(u128::from(player))),
@@ -424,7 +448,7 @@ mod tests {
 
     #[test]
     fn cold_start_is_catalog_order_without_data_and_popularity_with() {
-        let m = Model::build(&RecommendationData::default(), Utc::now(), 72);
+        let m = Model::build(&RecommendationData::default(), at(12, 0), 72);
         let r = m.recommend(CATALOG, &[], 10);
         assert_eq!(r.len(), 7);
         assert!(r
@@ -433,7 +457,7 @@ mod tests {
         let games: Vec<_> = r.iter().map(|x| x.game.as_str()).collect();
         assert_eq!(games, CATALOG);
 
-        let now = Utc::now();
+        let now = at(3, 0);
         let data = RecommendationData {
             daily_bets: vec![("keno".into(), day_bucket(now), 5)],
             ..Default::default()
@@ -446,11 +470,10 @@ mod tests {
         assert_eq!(r[1].reason, Reason::ColdStart);
     }
 
-    #[test]
-    fn popularity_decays_with_a_half_life() {
-        let now = Utc::now();
+    /// dice's popularity relative to keno's at `now`: 10 dice bets six days
+    /// (two half-lives of 72 h) before 3 keno bets on `now`'s day.
+    fn dice_against_keno(now: DateTime<Utc>) -> f64 {
         let today = day_bucket(now);
-        // 10 bets 6 days (two half-lives) before 3 bets today: 2.5 < 3.
         let data = RecommendationData {
             daily_bets: vec![
                 ("dice".into(), today - 6 * DAY_MS, 10),
@@ -459,8 +482,72 @@ mod tests {
             ..Default::default()
         };
         let m = Model::build(&data, now, 72);
-        assert_eq!(m.popularity("keno"), 1.0);
-        assert!((m.popularity("dice") - 10.0 / 4.0 / 3.0).abs() < 0.05);
+        assert_eq!(m.popularity("keno"), 1.0, "{now}");
+        m.popularity("dice")
+    }
+
+    #[test]
+    fn popularity_decays_with_a_half_life_at_any_time_of_day() {
+        let mut last = f64::INFINITY;
+        for (h, m) in [
+            (0, 3),
+            (6, 0),
+            (11, 59),
+            (12, 0),
+            (12, 1),
+            (18, 0),
+            (23, 59),
+        ] {
+            let now = at(h, m);
+            let dice = dice_against_keno(now);
+            // dice ages from its day's middle, keno (today) from the middle
+            // of the part of today that has passed: 6 d − 12 h + passed / 2.
+            let passed_hours = f64::from(h) + f64::from(m) / 60.0;
+            let gap_hours = 6.0 * 24.0 - 12.0 + passed_hours / 2.0;
+            let want = 10.0 / 3.0 * (-gap_hours / 72.0).exp2();
+            assert!((dice - want).abs() < 1e-12, "{now}: {dice} != {want}");
+            // Two half-lives, less up to half a day: 2.5 < 3 bets, whatever the hour.
+            assert!((10.0 / 3.0 / 4.0..0.94).contains(&dice), "{now}: {dice}");
+            // Today's bets age all day long, smoothly (no turn at noon).
+            assert!(dice < last, "{now}: {dice} after {last}");
+            last = dice;
+        }
+        // No turn at noon: the same slope either side of it.
+        let noon = |minutes: i64| dice_against_keno(at(12, 0) + Duration::minutes(minutes));
+        let (morning, afternoon) = (noon(-1) - noon(0), noon(0) - noon(1));
+        assert!(morning > 1e-5, "{morning}");
+        assert!(
+            (morning - afternoon).abs() < 1e-7,
+            "{morning} then {afternoon}"
+        );
+        // Across midnight too: today's bucket becomes yesterday's at the
+        // same age (the dice bucket is then a day further back, as is keno).
+        let midnight = at(0, 0) + Duration::days(1);
+        let before = dice_against_keno(midnight - Duration::milliseconds(1));
+        let data = RecommendationData {
+            daily_bets: vec![
+                ("dice".into(), day_bucket(at(0, 0)) - 6 * DAY_MS, 10),
+                ("keno".into(), day_bucket(at(0, 0)), 3),
+            ],
+            ..Default::default()
+        };
+        let after = Model::build(&data, midnight, 72).popularity("dice");
+        assert!((before - after).abs() < 1e-6, "{before} then {after}");
+        assert!(
+            (after - 10.0 / 3.0 / 4.0).abs() < 1e-12,
+            "two half-lives apart"
+        );
+    }
+
+    #[test]
+    fn a_bucket_ages_from_the_middle_of_its_passed_part() {
+        let day = day_bucket(at(0, 0));
+        let h = 3_600_000;
+        assert_eq!(bucket_age_ms(day, day), 0);
+        assert_eq!(bucket_age_ms(day, day + 3 * h), 3 * h / 2);
+        assert_eq!(bucket_age_ms(day, day + DAY_MS), 12 * h);
+        assert_eq!(bucket_age_ms(day, day + DAY_MS + 5 * h), 17 * h);
+        assert_eq!(bucket_age_ms(day, day - h), 0, "a bucket ahead of now");
     }
 
     #[test]
@@ -469,9 +556,9 @@ mod tests {
         let data = RecommendationData {
             game_players: vec![("dice".into(), 3), ("keno".into(), 2), ("mines".into(), 1)],
             co_play: vec![("dice".into(), "keno".into(), 2)],
-            daily_bets: vec![("mines".into(), day_bucket(Utc::now()), 50)],
+            daily_bets: vec![("mines".into(), day_bucket(at(12, 0)), 50)],
         };
-        let m = Model::build(&data, Utc::now(), 72);
+        let m = Model::build(&data, at(12, 0), 72);
         let r = m.recommend(CATALOG, &played(&[("dice", 4)]), 10);
         assert_eq!(r[0].game, "keno");
         assert_eq!(r[0].reason, Reason::CoPlay);

@@ -238,15 +238,19 @@ pub struct AuditReport {
     pub problems: Vec<String>,
 }
 
+/// Sums are `i128`, computed exactly: a balance fits an `i64`, but a
+/// currency's wallets together (or a system account paying them) may pass
+/// `i64::MAX`, and an audit that overflows can no longer say anything. JSON
+/// carries them as plain numbers.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct CurrencyAudit {
     pub currency: String,
     /// Σ of every posting in this currency: must be 0.
-    pub postings_sum: i64,
+    pub postings_sum: i128,
     /// Σ of every player wallet balance.
-    pub wallets_total: i64,
+    pub wallets_total: i128,
     /// Balance of each system account (house, faucet, adjustments), derived from postings.
-    pub system_accounts: BTreeMap<String, i64>,
+    pub system_accounts: BTreeMap<String, i128>,
     pub wallets: u64,
     pub transactions: u64,
     pub postings: u64,

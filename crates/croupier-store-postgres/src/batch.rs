@@ -14,7 +14,8 @@
 //!    instances cannot deadlock on each other;
 //! 3. settle in Rust, in arrival order: each bet of a player takes the next
 //!    nonce and sees the balance its predecessors left; a bet that cannot be
-//!    paid is refused and uses nothing;
+//!    paid, or whose win would pass the balance ceiling, is refused and uses
+//!    nothing;
 //! 4. write ledger transactions, postings, wallets, seed-pair nonces, bets,
 //!    outbox events and idempotency records (one statement of CTEs over
 //!    array parameters), then commit.
@@ -788,6 +789,11 @@ async fn settle_in(
             }
         };
         let before = *balance;
+        // Refused like an unaffordable bet: this bet only, no nonce used.
+        if !within_ceiling(before - args.stake, outcome.payout) {
+            answers[i] = Some(Answer::Refused(StoreError::BalanceLimit));
+            continue;
+        }
         let after = before - args.stake + outcome.payout;
         *balance = after;
         lock.next_nonce += 1;

@@ -397,6 +397,11 @@ pub(crate) async fn place_bet_tx(
     if outcome.payout < 0 {
         return Err(internal("negative payout"));
     }
+    // The balance is locked: checked here, it holds at the write. Refused,
+    // the transaction rolls back and gives the nonce back.
+    if !within_ceiling(balance - cmd.stake, outcome.payout) {
+        return Err(StoreError::BalanceLimit);
+    }
     let (stake, payout) = (cmd.stake, outcome.payout);
     let after = balance - stake + payout;
     // Stake from the wallet to the house, payout back: postings as `post_bet`.

@@ -1,6 +1,6 @@
 //! The double-entry ledger: wallets, transactions, postings, claims, adjustments, audit.
 
-use crate::{currency, db, emit, from_millis, in_tx, millis, PostgresStore};
+use crate::{currency, db, emit, from_millis, in_tx, internal, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::LedgerStore;
@@ -12,26 +12,17 @@ use uuid::Uuid;
 pub(crate) use croupier_core::ledger::Leg;
 
 /// Adds `amount` to a wallet (creating it for a credit) unless that would take
-/// it below zero; returns the new balance. Locks the wallet row until commit.
+/// it below zero or past [`MAX_BALANCE`]; returns the new balance. Locks the
+/// wallet row until commit. A refusal is no SQL error: the caller's
+/// transaction stays usable.
 pub(crate) async fn apply_to_wallet(
     c: &mut PgConnection,
     player: PlayerId,
     cur: &str,
     amount: i64,
 ) -> StoreResult<i64> {
-    let balance: Option<i64> = if amount >= 0 {
-        sqlx::query_scalar(
-            "INSERT INTO wallets (player_id, currency, balance) VALUES ($1, $2, $3)
-             ON CONFLICT (player_id, currency) DO UPDATE SET balance = wallets.balance + excluded.balance
-             RETURNING balance",
-        )
-        .bind(player.0)
-        .bind(cur)
-        .bind(amount)
-        .fetch_optional(c)
-        .await
-    } else {
-        sqlx::query_scalar(
+    if amount < 0 {
+        let debited: Option<i64> = sqlx::query_scalar(
             "UPDATE wallets SET balance = balance + $3
              WHERE player_id = $1 AND currency = $2 AND balance + $3 >= 0
              RETURNING balance",
@@ -41,9 +32,27 @@ pub(crate) async fn apply_to_wallet(
         .bind(amount)
         .fetch_optional(c)
         .await
+        .map_err(db)?;
+        return debited.ok_or(StoreError::InsufficientFunds);
     }
+    if amount > MAX_BALANCE {
+        return Err(StoreError::BalanceLimit);
+    }
+    // Both terms at most MAX_BALANCE: the sum cannot overflow.
+    let credited: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO wallets (player_id, currency, balance) VALUES ($1, $2, $3)
+         ON CONFLICT (player_id, currency) DO UPDATE SET balance = wallets.balance + excluded.balance
+         WHERE wallets.balance + excluded.balance <= $4
+         RETURNING balance",
+    )
+    .bind(player.0)
+    .bind(cur)
+    .bind(amount)
+    .bind(MAX_BALANCE)
+    .fetch_optional(c)
+    .await
     .map_err(db)?;
-    balance.ok_or(StoreError::InsufficientFunds)
+    credited.ok_or(StoreError::BalanceLimit)
 }
 
 /// Writes a balanced transaction and applies its wallet legs inside the
@@ -330,7 +339,9 @@ fn entry<'m>(per: &'m mut BTreeMap<String, CurrencyAudit>, cur: &str) -> &'m mut
     })
 }
 
-type AuditRow = (String, String, i64, i64);
+/// Two keys, a count or balance, and a sum. SUM(int8) is `numeric` (exact,
+/// no overflow); it comes as text, parsed into an i128.
+type AuditRow = (String, String, i64, String);
 
 async fn rows(c: &mut PgConnection, sql: &str) -> StoreResult<Vec<AuditRow>> {
     sqlx::query_as::<_, AuditRow>(sql)
@@ -339,18 +350,24 @@ async fn rows(c: &mut PgConnection, sql: &str) -> StoreResult<Vec<AuditRow>> {
         .map_err(db)
 }
 
+fn exact(sum: &str) -> StoreResult<i128> {
+    sum.parse()
+        .map_err(|e| internal(format!("audit sum {sum:?}: {e}")))
+}
+
 async fn audit_snapshot(c: &mut PgConnection) -> StoreResult<AuditReport> {
     let mut per: BTreeMap<String, CurrencyAudit> = BTreeMap::new();
     let mut problems = Vec::new();
 
     // Σ postings per currency and per account kind.
-    for (cur, account, sum, n) in rows(
+    for (cur, account, n, sum) in rows(
         &mut *c,
-        "SELECT currency, account, COALESCE(SUM(amount), 0)::int8, COUNT(*)
+        "SELECT currency, account, COUNT(*), COALESCE(SUM(amount), 0)::text
          FROM postings GROUP BY currency, account",
     )
     .await?
     {
+        let sum = exact(&sum)?;
         let a = entry(&mut per, &cur);
         a.postings_sum += sum;
         a.postings += n as u64;
@@ -358,19 +375,19 @@ async fn audit_snapshot(c: &mut PgConnection) -> StoreResult<AuditReport> {
             a.system_accounts.insert(account, sum);
         }
     }
-    for (cur, _, total, n) in rows(
+    for (cur, _, n, total) in rows(
         &mut *c,
-        "SELECT currency, '', COALESCE(SUM(balance), 0)::int8, COUNT(*) FROM wallets GROUP BY currency",
+        "SELECT currency, '', COUNT(*), COALESCE(SUM(balance), 0)::text FROM wallets GROUP BY currency",
     )
     .await?
     {
         let a = entry(&mut per, &cur);
-        a.wallets_total = total;
+        a.wallets_total = exact(&total)?;
         a.wallets = n as u64;
     }
     for (cur, _, n, _) in rows(
         &mut *c,
-        "SELECT currency, '', COUNT(*), 0::int8 FROM ledger_transactions GROUP BY currency",
+        "SELECT currency, '', COUNT(*), '0' FROM ledger_transactions GROUP BY currency",
     )
     .await?
     {
@@ -387,11 +404,11 @@ async fn audit_snapshot(c: &mut PgConnection) -> StoreResult<AuditReport> {
     // Each wallet's balance equals the sum of its postings (both directions).
     for (wallet, cur, balance, sum) in rows(
         &mut *c,
-        "SELECT w.player_id::text, w.currency, w.balance, COALESCE(SUM(p.amount), 0)::int8
+        "SELECT w.player_id::text, w.currency, w.balance, COALESCE(SUM(p.amount), 0)::text
          FROM wallets w LEFT JOIN postings p ON p.player_id = w.player_id AND p.currency = w.currency
          GROUP BY w.player_id, w.currency HAVING w.balance <> COALESCE(SUM(p.amount), 0)
          UNION ALL
-         SELECT p.player_id::text, p.currency, 0::int8, SUM(p.amount)::int8 FROM postings p
+         SELECT p.player_id::text, p.currency, 0::int8, SUM(p.amount)::text FROM postings p
          WHERE p.player_id IS NOT NULL AND NOT EXISTS
            (SELECT 1 FROM wallets w WHERE w.player_id = p.player_id AND w.currency = p.currency)
          GROUP BY p.player_id, p.currency",
@@ -404,16 +421,16 @@ async fn audit_snapshot(c: &mut PgConnection) -> StoreResult<AuditReport> {
     }
     for (wallet, cur, balance, _) in rows(
         &mut *c,
-        "SELECT player_id::text, currency, balance, 0::int8 FROM wallets WHERE balance < 0",
+        "SELECT player_id::text, currency, balance, '0' FROM wallets WHERE balance < 0",
     )
     .await?
     {
         problems.push(format!("wallet {wallet}/{cur}: negative balance {balance}"));
     }
     // Every transaction balanced, with at least two postings, in its own currency.
-    for (txn, cur, sum, n) in rows(
+    for (txn, cur, n, sum) in rows(
         &mut *c,
-        "SELECT t.id::text, t.currency, COALESCE(SUM(p.amount), 0)::int8, COUNT(p.id)
+        "SELECT t.id::text, t.currency, COUNT(p.id), COALESCE(SUM(p.amount), 0)::text
          FROM ledger_transactions t LEFT JOIN postings p ON p.txn_id = t.id
          GROUP BY t.id HAVING COALESCE(SUM(p.amount), 0) <> 0 OR COUNT(p.id) < 2
             OR COALESCE(bool_or(p.currency <> t.currency), false)",

@@ -76,6 +76,17 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
     pub(crate) bets: batch::Bets,
     pub(crate) reads: replica::Reads,
+    /// Stops the pool sampler with the store: the sampler holds a handle of
+    /// the pool, which would otherwise outlive the store with its connections.
+    _sampler: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Migrations embedded from `migrations/`.
@@ -121,8 +132,13 @@ impl PostgresStore {
             },
         );
         let reads = replica::Reads::new(pool.clone(), replicas, opts.bet_timeout);
-        tokio::spawn(sample_pool(pool.clone()));
-        Ok(Self { pool, bets, reads })
+        let sampler = AbortOnDrop(tokio::spawn(sample_pool(pool.clone())).abort_handle());
+        Ok(Self {
+            pool,
+            bets,
+            reads,
+            _sampler: sampler,
+        })
     }
 
     /// Applies pending migrations to the database at `url` without starting a store.
@@ -154,7 +170,8 @@ impl PostgresStore {
     }
 }
 
-/// Publishes the pool's occupancy every few seconds until it is closed:
+/// Publishes the pool's occupancy every few seconds until it is closed (or
+/// the store dropped):
 /// `croupier_db_pool_connections{state}` (in_use, idle) and
 /// `croupier_db_pool_max_connections`. Waiting shows as acquire timeouts
 /// (`croupier_db_pool_timeouts_total`) once every connection is in use.

@@ -69,7 +69,7 @@ async fn grant_once(
         return Ok(());
     }
     let reference = format!("mission:{}:{period}", rule.id);
-    let (txn_id, balances) = post_transaction(
+    let posted = post_transaction(
         &mut *c,
         txn_kind::MISSION_REWARD,
         rule.reward.currency,
@@ -80,7 +80,25 @@ async fn grant_once(
             Leg::System(system_account::REWARDS, -amount),
         ],
     )
-    .await?;
+    .await;
+    let (txn_id, balances) = match posted {
+        Err(StoreError::BalanceLimit) => {
+            // Skipped, not failed (see `skipped_reward`): the claim is taken
+            // back; the refusal was no SQL error, so the transaction goes on.
+            sqlx::query(
+                "DELETE FROM mission_rewards WHERE mission_id = $1 AND player_id = $2 AND period = $3",
+            )
+            .bind(&rule.id)
+            .bind(player.0)
+            .bind(period)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+            skipped_reward(rule, player, period);
+            return Ok(());
+        }
+        other => other?,
+    };
     sqlx::query(
         "UPDATE mission_rewards SET txn_id = $4
          WHERE mission_id = $1 AND player_id = $2 AND period = $3",

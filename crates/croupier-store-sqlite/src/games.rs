@@ -1,6 +1,6 @@
 //! Seed pairs, bets, mines rounds and game overrides.
 
-use crate::ledger::{post_bet, post_transaction, require_funds, Leg};
+use crate::ledger::{post_bet, post_transaction, require_funds, wallet_balance, Leg};
 use crate::{emit, from_millis, internal, is_unique_violation, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,21 +88,26 @@ fn active_or_new(
     }
 }
 
-/// Reserves the next nonce of the player's active pair in one statement;
-/// `None` if the player has no active pair yet.
-fn take_active_nonce(c: &Connection, player: &str) -> StoreResult<Option<(SeedPair, u64)>> {
+/// The player's active pair and their balance in `currency` (0 without a
+/// wallet) in one read; `None` if the player has no active pair yet.
+fn active_pair_and_balance(
+    c: &Connection,
+    player: &str,
+    currency: CurrencyCode,
+) -> StoreResult<Option<(SeedPair, i64)>> {
     c.prepare_cached(&format!(
-        "UPDATE seed_pairs SET nonce = nonce + 1 WHERE player_id = ?1 AND revealed_at IS NULL
-         RETURNING {PAIR_COLUMNS}"
+        "SELECT {PAIR_COLUMNS},
+                (SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2)
+         FROM seed_pairs WHERE player_id = ?1 AND revealed_at IS NULL"
     ))
-    .and_then(|mut s| s.query_row([player], pair_from_row).optional())
-    .map_err(internal)?
-    .map(|row| {
-        let mut p = pair(row)?;
-        p.nonce -= 1; // RETURNING shows the incremented value
-        let nonce = p.nonce;
-        Ok((p, nonce))
+    .and_then(|mut s| {
+        s.query_row((player, currency.as_str()), |r| {
+            Ok((pair_from_row(r)?, r.get::<_, Option<i64>>(8)?))
+        })
+        .optional()
     })
+    .map_err(internal)?
+    .map(|(row, balance)| Ok((pair(row)?, balance.unwrap_or(0))))
     .transpose()
 }
 
@@ -250,20 +255,34 @@ fn place_bet(c: &Connection, cmd: BetCommand) -> StoreResult<Idempotent<BetRecor
         }
     }
     let player = cmd.player_id.to_string();
-    require_funds(c, &player, cmd.currency, cmd.stake)?;
-    let (pair, nonce) = match take_active_nonce(c, &player)? {
-        Some(taken) => taken,
-        None => {
-            let pair = insert_pair(c, &player, &cmd.first_seed, cmd.now)?;
-            let nonce = take_nonce(c, &pair)?;
-            (pair, nonce)
-        }
+    // Settled before anything is written, on the pair and nonce the bet will
+    // take (a first bet's pair is created only once it is accepted): its
+    // outcome decides whether it passes the balance ceiling, and a job
+    // refuses before it writes (see `writer`).
+    let (active, balance) = match active_pair_and_balance(c, &player, cmd.currency)? {
+        Some((pair, balance)) => (Some(pair), balance),
+        None => (None, wallet_balance(c, &player, cmd.currency)?),
+    };
+    if balance < cmd.stake {
+        return Err(StoreError::InsufficientFunds);
+    }
+    let (server_seed, client_seed, nonce) = match &active {
+        Some(p) => (&p.server_seed, &p.client_seed, p.nonce),
+        None => (&cmd.first_seed.server_seed, &cmd.first_seed.client_seed, 0),
     };
     let outcome = (cmd.settle)(Draw {
-        server_seed: &pair.server_seed,
-        client_seed: &pair.client_seed,
+        server_seed,
+        client_seed,
         nonce,
     })?;
+    if !within_ceiling(balance - cmd.stake, outcome.payout) {
+        return Err(StoreError::BalanceLimit);
+    }
+    let pair = match active {
+        Some(pair) => pair,
+        None => insert_pair(c, &player, &cmd.first_seed, cmd.now)?,
+    };
+    let nonce = take_nonce(c, &pair)?;
     let bet_id = uuid::Uuid::now_v7().to_string();
     let balance = post_bet(
         c,

@@ -23,8 +23,9 @@ pub(crate) fn post_transaction(
 ) -> StoreResult<(i64, Vec<i64>)> {
     croupier_core::ledger::check_balanced(kind, legs)?;
     let cur = currency.as_str();
-    // Wallet legs first: a refusal (insufficient funds) must come before any
-    // write (see `writer`), and the guarded update is where it comes from.
+    // Wallet legs first: a refusal (insufficient funds, the balance ceiling)
+    // must come before any write (see `writer`), and the guarded update is
+    // where it comes from.
     let mut balances = Vec::new();
     for leg in legs {
         if let Leg::Wallet(player, amount) = leg {
@@ -63,6 +64,23 @@ pub(crate) fn post_transaction(
     Ok((txn_id, balances))
 }
 
+/// The wallet's balance (0 if there is no wallet).
+pub(crate) fn wallet_balance(
+    c: &Connection,
+    player: &str,
+    currency: CurrencyCode,
+) -> StoreResult<i64> {
+    Ok(
+        c.prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+            .and_then(|mut s| {
+                s.query_row((player, currency.as_str()), |r| r.get(0))
+                    .optional()
+            })
+            .map_err(internal)?
+            .unwrap_or(0),
+    )
+}
+
 /// Refuses with `InsufficientFunds` unless the wallet holds at least `amount`.
 /// Jobs call it before their first write (see `writer`).
 pub(crate) fn require_funds(
@@ -71,15 +89,7 @@ pub(crate) fn require_funds(
     currency: CurrencyCode,
     amount: i64,
 ) -> StoreResult<()> {
-    let balance: i64 = c
-        .prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
-        .and_then(|mut s| {
-            s.query_row((player, currency.as_str()), |r| r.get(0))
-                .optional()
-        })
-        .map_err(internal)?
-        .unwrap_or(0);
-    if balance < amount {
+    if wallet_balance(c, player, currency)? < amount {
         return Err(StoreError::InsufficientFunds);
     }
     Ok(())
@@ -87,7 +97,8 @@ pub(crate) fn require_funds(
 
 /// Posts a bet — stake from the wallet to the house, payout back — with one
 /// guarded wallet update and one multi-row postings insert: the hot path.
-/// Returns the wallet's balance after the bet.
+/// Returns the wallet's balance after the bet. The caller has checked the
+/// balance ceiling (`place_bet`): this writes before its guarded update.
 pub(crate) fn post_bet(
     c: &Connection,
     player: &str,
@@ -136,28 +147,37 @@ pub(crate) fn post_bet(
     Ok(after)
 }
 
-/// Adds `amount` to a wallet unless that would take it below zero; returns
-/// the new balance. The common case is one guarded UPDATE.
+/// Adds `amount` to a wallet unless that would take it below zero or past
+/// [`MAX_BALANCE`]; returns the new balance. The common case is one guarded
+/// UPDATE; only a refusal or a new wallet costs a second statement.
 fn apply_to_wallet(c: &Connection, player: &str, cur: &str, amount: i64) -> StoreResult<i64> {
     let updated: Option<i64> = c
         .prepare_cached(
             "UPDATE wallets SET balance = balance + ?3
-             WHERE player_id = ?1 AND currency = ?2 AND balance + ?3 >= 0
+             WHERE player_id = ?1 AND currency = ?2 AND balance + ?3 BETWEEN 0 AND ?4
              RETURNING balance",
         )
-        .and_then(|mut s| s.query_row((player, cur, amount), |r| r.get(0)).optional())
-        // Amounts are bounded far below i64 overflow by the API; were one to
-        // overflow, SQLite would produce a REAL that the STRICT column rejects.
+        .and_then(|mut s| {
+            s.query_row((player, cur, amount, MAX_BALANCE), |r| r.get(0))
+                .optional()
+        })
+        // Were `balance + amount` to overflow, SQLite would make it a REAL,
+        // far past the ceiling: refused, never written.
         .map_err(internal)?;
     if let Some(balance) = updated {
         return Ok(balance);
     }
+    let refusal = if amount < 0 {
+        StoreError::InsufficientFunds
+    } else {
+        StoreError::BalanceLimit
+    };
     let exists = c
         .prepare_cached("SELECT 1 FROM wallets WHERE player_id = ?1 AND currency = ?2")
         .and_then(|mut s| s.exists((player, cur)))
         .map_err(internal)?;
-    if exists || amount < 0 {
-        return Err(StoreError::InsufficientFunds);
+    if exists || !(0..=MAX_BALANCE).contains(&amount) {
+        return Err(refusal);
     }
     c.prepare_cached("INSERT INTO wallets (player_id, currency, balance) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute((player, cur, amount)))
@@ -212,12 +232,9 @@ impl LedgerStore for SqliteStore {
                         return Err(StoreError::ClaimNotReady { next_claim_at: next });
                     }
                 }
-                c.prepare_cached(
-                    "INSERT INTO faucet_claims (player_id, currency, last_claimed_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (player_id, currency) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
-                )
-                .and_then(|mut s| s.execute((&player, cur, millis(cmd.now))))
-                .map_err(internal)?;
+                // The posting before the claim's timestamp: the wallet's
+                // guarded update may refuse (the balance ceiling), and a job
+                // refuses before it writes (see `writer`).
                 let (txn, balances) = post_transaction(
                     c,
                     txn_kind::FAUCET_CLAIM,
@@ -229,6 +246,12 @@ impl LedgerStore for SqliteStore {
                         Leg::Wallet(cmd.player_id, cmd.amount),
                     ],
                 )?;
+                c.prepare_cached(
+                    "INSERT INTO faucet_claims (player_id, currency, last_claimed_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (player_id, currency) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
+                )
+                .and_then(|mut s| s.execute((&player, cur, millis(cmd.now))))
+                .map_err(internal)?;
                 let balance = balances[0];
                 emit(
                     c,
@@ -365,21 +388,57 @@ fn entry<'m>(per: &'m mut BTreeMap<String, CurrencyAudit>, cur: &str) -> &'m mut
     })
 }
 
+/// SQLite's SUM() fails on i64 overflow and TOTAL() is a float, so the audit
+/// sums `x / S` and `x % S` apart (S = 10^9): neither sum can overflow short
+/// of ~10^9 rows in one group. SQLite's integer division truncates toward
+/// zero and `%` takes the dividend's sign, so x = (x / S)·S + x % S exactly,
+/// and the two parts combine without loss in i128 ([`exact`]).
+const S: i64 = 1_000_000_000;
+
+/// The two columns `Σ(x / S), Σ(x % S)` of an expression `x`.
+fn split_sum(x: &str) -> String {
+    format!("COALESCE(SUM({x} / {S}), 0), COALESCE(SUM({x} % {S}), 0)")
+}
+
+/// A sum from its two parts.
+fn exact(q: i64, r: i64) -> i128 {
+    i128::from(q) * i128::from(S) + i128::from(r)
+}
+
+/// SQL true when `a` (an INTEGER) equals `q·S + r` (a split sum), exactly.
+/// With a = A·S + α and r = R·S + ρ (|α|, |ρ| < S), a = q·S + r exactly when
+/// (A − q − R)·S = ρ − α. The right side is below 2·S in size; were the left
+/// one to overflow, SQLite would make it a REAL far larger, never equal.
+fn equals_split(a: &str, q: &str, r: &str) -> String {
+    format!("(({a}) / {S} - ({q}) - ({r}) / {S}) * {S} = ({r}) % {S} - ({a}) % {S}")
+}
+
+type AuditRow = (String, String, i64, i64, i64);
+
 fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
     let mut per: BTreeMap<String, CurrencyAudit> = BTreeMap::new();
     let mut problems = Vec::new();
-    let query = |sql: &str| -> StoreResult<Vec<(String, String, i64, i64)>> {
+    // Rows of two keys, a count or balance, and a split sum.
+    let query = |sql: &str| -> StoreResult<Vec<AuditRow>> {
         let mut s = c.prepare(sql).map_err(internal)?;
         let rows = s
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .map_err(internal)?;
         rows.map(|r| r.map_err(internal)).collect()
     };
+    let amounts = split_sum("amount");
+    let (q, r) = (
+        format!("COALESCE(SUM(p.amount / {S}), 0)"),
+        format!("COALESCE(SUM(p.amount % {S}), 0)"),
+    );
 
     // Σ postings per currency and per account kind.
-    for (cur, account, sum, n) in query(
-        "SELECT currency, account, COALESCE(SUM(amount), 0), COUNT(*) FROM postings GROUP BY currency, account",
-    )? {
+    for (cur, account, n, sq, sr) in query(&format!(
+        "SELECT currency, account, COUNT(*), {amounts} FROM postings GROUP BY currency, account"
+    ))? {
+        let sum = exact(sq, sr);
         let a = entry(&mut per, &cur);
         a.postings_sum += sum;
         a.postings += n as u64;
@@ -387,15 +446,16 @@ fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
             a.system_accounts.insert(account, sum);
         }
     }
-    for (cur, _, total, n) in query(
-        "SELECT currency, '', COALESCE(SUM(balance), 0), COUNT(*) FROM wallets GROUP BY currency",
-    )? {
+    for (cur, _, n, tq, tr) in query(&format!(
+        "SELECT currency, '', COUNT(*), {} FROM wallets GROUP BY currency",
+        split_sum("balance")
+    ))? {
         let a = entry(&mut per, &cur);
-        a.wallets_total = total;
+        a.wallets_total = exact(tq, tr);
         a.wallets = n as u64;
     }
-    for (cur, _, n, _) in
-        query("SELECT currency, '', COUNT(*), 0 FROM ledger_transactions GROUP BY currency")?
+    for (cur, _, n, _, _) in
+        query("SELECT currency, '', COUNT(*), 0, 0 FROM ledger_transactions GROUP BY currency")?
     {
         let a = entry(&mut per, &cur);
         a.transactions = n as u64;
@@ -409,34 +469,38 @@ fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
         }
     }
     // Each wallet's balance equals the sum of its postings (both directions).
-    for (player, cur, balance, sum) in query(
-        "SELECT w.player_id, w.currency, w.balance, COALESCE(SUM(p.amount), 0)
+    for (player, cur, balance, sq, sr) in query(&format!(
+        "SELECT w.player_id, w.currency, w.balance, {q}, {r}
          FROM wallets w LEFT JOIN postings p ON p.player_id = w.player_id AND p.currency = w.currency
-         GROUP BY w.player_id, w.currency HAVING w.balance != COALESCE(SUM(p.amount), 0)
+         GROUP BY w.player_id, w.currency HAVING NOT ({})
          UNION ALL
-         SELECT p.player_id, p.currency, 0, SUM(p.amount) FROM postings p
+         SELECT p.player_id, p.currency, 0, {q}, {r} FROM postings p
          WHERE p.player_id IS NOT NULL AND NOT EXISTS
            (SELECT 1 FROM wallets w WHERE w.player_id = p.player_id AND w.currency = p.currency)
          GROUP BY p.player_id, p.currency",
-    )? {
+        equals_split("w.balance", &q, &r)
+    ))? {
         problems.push(format!(
-            "wallet {player}/{cur}: balance {balance} but postings sum to {sum}"
+            "wallet {player}/{cur}: balance {balance} but postings sum to {}",
+            exact(sq, sr)
         ));
     }
-    for (player, cur, balance, _) in
-        query("SELECT player_id, currency, balance, 0 FROM wallets WHERE balance < 0")?
+    for (player, cur, balance, _, _) in
+        query("SELECT player_id, currency, balance, 0, 0 FROM wallets WHERE balance < 0")?
     {
         problems.push(format!("wallet {player}/{cur}: negative balance {balance}"));
     }
     // Every transaction balanced, with at least two postings, in its own currency.
-    for (txn, cur, sum, n) in query(
-        "SELECT CAST(t.id AS TEXT), t.currency, COALESCE(SUM(p.amount), 0), COUNT(p.id)
+    for (txn, cur, n, sq, sr) in query(&format!(
+        "SELECT CAST(t.id AS TEXT), t.currency, COUNT(p.id), {q}, {r}
          FROM ledger_transactions t LEFT JOIN postings p ON p.txn_id = t.id
-         GROUP BY t.id HAVING COALESCE(SUM(p.amount), 0) != 0 OR COUNT(p.id) < 2
+         GROUP BY t.id HAVING NOT ({}) OR COUNT(p.id) < 2
             OR SUM(p.currency != t.currency) > 0",
-    )? {
+        equals_split("0", &q, &r)
+    ))? {
         problems.push(format!(
-            "transaction {txn} ({cur}): {n} postings summing to {sum}, or mixed currencies"
+            "transaction {txn} ({cur}): {n} postings summing to {}, or mixed currencies",
+            exact(sq, sr)
         ));
     }
     Ok(AuditReport {
@@ -444,4 +508,59 @@ fn audit_snapshot(c: &Connection) -> StoreResult<AuditReport> {
         currencies: per.into_values().collect(),
         problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The split sums are exact over the whole i64 range, signs mixed,
+    /// where SUM() itself overflows.
+    #[test]
+    fn split_sums_are_exact_beyond_i64() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)")
+            .unwrap();
+        let values = [
+            i64::MAX,
+            i64::MAX,
+            i64::MIN,
+            -1,
+            -999_999_999,
+            1_000_000_001,
+            -3_000_000_007,
+            7,
+        ];
+        for v in values {
+            c.execute("INSERT INTO t (x) VALUES (?1)", [v]).unwrap();
+        }
+        let want: i128 = values.iter().copied().map(i128::from).sum();
+        let (q, r): (i64, i64) = c
+            .query_row(&format!("SELECT {} FROM t", split_sum("x")), [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(exact(q, r), want);
+        assert!(c
+            .query_row("SELECT SUM(x) FROM t", [], |r| r.get::<_, i64>(0))
+            .is_err());
+        // Equality of an integer with a split sum, also where q·S overflows.
+        let eq = |a: i64, q: i64, r: i64| -> bool {
+            c.query_row(
+                &format!("SELECT {}", equals_split("?1", "?2", "?3")),
+                [a, q, r],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        for a in [0, 1, -1, 999_999_999, -1_000_000_000, i64::MAX, i64::MIN] {
+            let (q, r) = (a / S, a % S);
+            assert!(eq(a, q, r), "{a}");
+            assert!(eq(a, q - 1, r + S), "{a}");
+            assert!(!eq(a, q, r - 1), "{a}");
+            assert!(!eq(a, q + 1, r), "{a}");
+        }
+        assert!(!eq(0, i64::MAX / 2, 0), "q·S past i64 is not 0");
+        assert!(!eq(i64::MAX, i64::MAX / S + 1, i64::MAX % S));
+    }
 }

@@ -69,7 +69,31 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path, opts: &SqliteOptions) -> StoreResult<Self> {
-        let mut write = Connection::open(path).map_err(internal)?;
+        Self::start(Connection::open(path).map_err(internal)?, path, opts)
+    }
+
+    /// Opens the database at `path` and migrates it, like [`open`](Self::open),
+    /// but refuses with `NotFound` if there is no such file — creating
+    /// neither it nor its directory. For commands that only make sense on an
+    /// existing store (an audit of a mistyped path would find a new, empty
+    /// ledger clean).
+    pub fn open_existing(path: &Path, opts: &SqliteOptions) -> StoreResult<Self> {
+        // The usual flags but SQLITE_OPEN_CREATE: the check and the open are one.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let write = Connection::open_with_flags(path, flags).map_err(|e| {
+            if path.exists() {
+                internal(e)
+            } else {
+                StoreError::NotFound
+            }
+        })?;
+        Self::start(write, path, opts)
+    }
+
+    /// Starts a store on `write`, the open write connection to `path`.
+    fn start(mut write: Connection, path: &Path, opts: &SqliteOptions) -> StoreResult<Self> {
         configure(&write, opts.synchronous)?;
         migrate::run(&mut write)?;
         let readers = (0..opts.readers.max(1))

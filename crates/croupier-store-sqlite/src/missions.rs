@@ -62,7 +62,7 @@ fn grant_once(
         return Ok(());
     }
     let reference = format!("mission:{mission}:{period}");
-    let (txn_id, balances) = post_transaction(
+    let posted = post_transaction(
         c,
         txn_kind::MISSION_REWARD,
         rule.reward.currency,
@@ -72,7 +72,21 @@ fn grant_once(
             Leg::Wallet(player, amount),
             Leg::System(system_account::REWARDS, -amount),
         ],
-    )?;
+    );
+    let (txn_id, balances) = match posted {
+        Err(StoreError::BalanceLimit) => {
+            // Skipped, not failed (see `skipped_reward`): the claim is taken
+            // back; the posting refused before writing anything.
+            c.prepare_cached(
+                "DELETE FROM mission_rewards WHERE mission_id = ?1 AND player_id = ?2 AND period = ?3",
+            )
+            .and_then(|mut s| s.execute((mission, &pid, period)))
+            .map_err(internal)?;
+            skipped_reward(rule, player, period);
+            return Ok(());
+        }
+        other => other?,
+    };
     c.prepare_cached(
         "UPDATE mission_rewards SET txn_id = ?4
          WHERE mission_id = ?1 AND player_id = ?2 AND period = ?3",

@@ -14,6 +14,7 @@ mod console_checks;
 mod dead_letter_checks;
 mod event_checks;
 mod export_checks;
+mod ledger_limit_checks;
 mod mission_checks;
 mod recommendation_checks;
 mod seed_checks;
@@ -22,6 +23,7 @@ pub use console_checks::*;
 pub use dead_letter_checks::*;
 pub use event_checks::*;
 pub use export_checks::*;
+pub use ledger_limit_checks::*;
 pub use mission_checks::*;
 pub use recommendation_checks::*;
 pub use seed_checks::*;
@@ -46,6 +48,8 @@ checks!(
     idempotency_keys_replay_mismatch_and_lease,
     outbox_receives_one_event_per_change_in_order,
     concurrent_debits_never_overdraw,
+    audit_sums_are_exact_beyond_i64,
+    credits_stop_at_the_balance_ceiling,
     seed_pairs_commit_rotate_and_reveal,
     bets_reserve_nonces_settle_and_post_atomically,
     refused_bets_change_nothing,

@@ -103,7 +103,8 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum LedgerCommand {
-    /// Check the ledger's invariants; prints a JSON report, exits 1 on any problem.
+    /// Check the ledger's invariants; prints a JSON report, exits 1 on any
+    /// problem. The store must exist: a missing one is an error, not a clean ledger.
     Audit {
         #[command(flatten)]
         data: DataDir,
@@ -299,7 +300,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                 // cannot be taken out of them alone, only rebuilt whole.
                 anyhow::bail!("--reset rebuilds the whole projection: use it with --from 0");
             }
-            let store = croupier::server::open_store(&cfg).await?;
+            let store = croupier::server::open_existing_store(&cfg).await?;
             let consumers = croupier::events::consumers(&cfg, &store);
             let Some(c) = consumers.iter().find(|c| c.name() == consumer) else {
                 let names: Vec<_> = consumers.iter().map(|c| c.name().to_owned()).collect();
@@ -334,7 +335,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Ledger {
             command: LedgerCommand::Audit { .. },
         } => {
-            let store = croupier::server::open_store(&cfg).await?;
+            let store = croupier::server::open_existing_store(&cfg).await?;
             let report = store.audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ok {

@@ -32,6 +32,26 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+/// Opens the configured store for a command that only reads or repairs
+/// one (`ledger audit`, `events replay`): like [`open_store`], but an embedded
+/// store must already exist. A mistyped `--data-dir` is an error naming the
+/// path, and creates nothing.
+pub async fn open_existing_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if cfg.database_url.is_some() {
+        return open_store(cfg).await;
+    }
+    let path = cfg.database_path();
+    match SqliteStore::open_existing(&path, &cfg.sqlite_options()) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(croupier_core::StoreError::NotFound) => anyhow::bail!(
+            "no Croupier store at {} (no {}; run `croupier migrate` or `serve` first)",
+            cfg.data_dir.display(),
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot open database {}", path.display())),
+    }
+}
+
 /// The rate limiter: shared through Redis when `redis_url` is set (falling
 /// back to per-instance limits while Redis is unavailable), else in-process.
 async fn rate_limiter(cfg: &Config) -> anyhow::Result<(Arc<dyn RateLimiter>, Option<Redis>)> {

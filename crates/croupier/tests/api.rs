@@ -1042,6 +1042,64 @@ async fn ledger_audit_balances_postings_and_wallets() {
     assert_eq!(chip["wallets_total"], total);
 }
 
+/// A wallet stops at MAX_BALANCE: a maximal adjustment past it is a 422
+/// `balance_limit` (no `field`: for a bet it would be the payout) and moves
+/// nothing. Full wallets together hold more than i64::MAX, and the audit
+/// still answers, exactly (it used to overflow: a 500 for good).
+#[tokio::test]
+async fn adjustments_stop_at_the_balance_ceiling_and_the_audit_stays_exact() {
+    use croupier_api::routes::admin::MAX_ADJUSTMENT;
+    use croupier_core::{AdjustCommand, NewPlayer, PlayerId, MAX_BALANCE};
+    let app = spawn().await;
+    let (admin_id, admin) = app.user_with_role("root", Role::Admin).await;
+    let (id, token) = app.player("alice").await;
+    // ~100 maximal adjustments per full wallet: through the store, not HTTP.
+    let store = &app.running.state.store;
+    let fill = |player_id: PlayerId, amount: i64| AdjustCommand {
+        player_id,
+        currency: CurrencyCode::parse("CHIP").unwrap(),
+        amount,
+        reason: "fill".into(),
+        actor: admin_id.parse().unwrap(),
+        now: croupier_core::now(),
+    };
+    let alice: PlayerId = id.parse().unwrap();
+    store
+        .adjust(fill(alice, MAX_BALANCE - MAX_ADJUSTMENT))
+        .await
+        .unwrap();
+    let last = app.adjust(&admin, &id, MAX_ADJUSTMENT, None).await;
+    assert_eq!(last.status, StatusCode::CREATED, "{:?}", last.body);
+    let r = app.adjust(&admin, &id, MAX_ADJUSTMENT, None).await;
+    assert_problem(&r, 422, "balance_limit");
+    assert_eq!(r.body["title"], "The balance would exceed its ceiling");
+    assert!(r.body.get("field").is_none(), "{:?}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains(&MAX_BALANCE.to_string()), "{detail}");
+    assert_eq!(app.balance(&token, "CHIP").await, MAX_BALANCE);
+    assert_eq!(app.all_transactions(&token, "CHIP", 50).await.len(), 2);
+
+    // 93 full wallets: 9.3·10^18 > i64::MAX.
+    for i in 0..92 {
+        let p = store
+            .create_player(NewPlayer {
+                id: PlayerId::new(),
+                username: format!("whale{i}"),
+                password_hash: "x".into(),
+                roles: vec![Role::Player],
+                created_at: croupier_core::now(),
+            })
+            .await
+            .unwrap();
+        store.adjust(fill(p.id, MAX_BALANCE)).await.unwrap();
+    }
+    let audit = app.audit(&admin).await;
+    assert_eq!(audit["ok"], true, "{audit:?}");
+    let chip = &audit["currencies"][0];
+    assert_eq!(chip["postings_sum"], 0);
+    assert_eq!(chip["wallets_total"], json!(93 * MAX_BALANCE as u64));
+}
+
 // ---------------------------------------------------------------- idempotency
 
 #[tokio::test]

@@ -231,6 +231,59 @@ fn admin_create_user_and_ledger_audit() {
     );
 }
 
+/// Commands that read a store refuse a missing one — a mistyped
+/// `--data-dir` used to get a new, empty database and a clean audit (exit
+/// 0) — naming the path and creating nothing there.
+#[test]
+fn read_only_commands_refuse_a_missing_store_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("a/typo");
+    let typo_arg = typo.to_str().unwrap();
+    for args in [
+        vec!["ledger", "audit", "--data-dir", typo_arg],
+        vec![
+            "events",
+            "replay",
+            "--consumer",
+            "stats",
+            "--from",
+            "0",
+            "--data-dir",
+            typo_arg,
+        ],
+    ] {
+        let (out, stdout, stderr) = run(croupier(dir.path()).args(&args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("no Croupier store at {typo_arg}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("croupier migrate"), "{stderr}");
+        assert!(stdout.is_empty(), "{args:?} printed a report: {stdout}");
+        assert!(
+            !dir.path().join("a").exists(),
+            "{args:?} created the directory"
+        );
+    }
+    // An existing directory without a database: refused too, nothing created.
+    std::fs::create_dir_all(&typo).unwrap();
+    let (out, _, stderr) =
+        run(croupier(dir.path()).args(["ledger", "audit", "--data-dir", typo_arg]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(&typo).unwrap().count(),
+        0,
+        "files created"
+    );
+    // Once migrated, the same command works.
+    let (out, _, stderr) = run(croupier(dir.path()).args(["migrate", "--data-dir", typo_arg]));
+    assert!(out.status.success(), "{stderr}");
+    let (out, stdout, stderr) =
+        run(croupier(dir.path()).args(["ledger", "audit", "--data-dir", typo_arg]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(json(&stdout)["ok"], true);
+}
+
 #[test]
 fn fair_commands_reproduce_the_public_vectors() {
     let dir = tempfile::tempdir().unwrap();
