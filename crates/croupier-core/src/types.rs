@@ -312,6 +312,8 @@ pub mod txn_kind {
     pub const ADMIN_ADJUSTMENT: &str = "admin_adjustment";
     pub const BET: &str = "bet";
     pub const MINES_STAKE: &str = "mines_stake";
+    /// A mines round's cash-out: its stake went out as `mines_stake`.
+    pub const MINES_PAYOUT: &str = "mines_payout";
     pub const MINES_REFUND: &str = "mines_refund";
     /// A mission's reward, from the `rewards` account.
     pub const MISSION_REWARD: &str = "mission_reward";

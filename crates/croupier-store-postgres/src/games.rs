@@ -733,7 +733,7 @@ async fn mines_step_tx(
             let balance = if outcome.payout > 0 {
                 let (_, b) = post_transaction(
                     &mut *c,
-                    txn_kind::BET,
+                    txn_kind::MINES_PAYOUT,
                     r.currency,
                     Some(&r.id),
                     now,

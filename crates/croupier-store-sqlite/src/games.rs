@@ -499,7 +499,7 @@ fn mines_step(
             let balance = if outcome.payout > 0 {
                 let (_, b) = post_transaction(
                     c,
-                    txn_kind::BET,
+                    txn_kind::MINES_PAYOUT,
                     r.currency,
                     Some(&r.id),
                     now,

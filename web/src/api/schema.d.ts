@@ -2946,7 +2946,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            422: components["responses"]["Unprocessable"];
+            /** @description balance_limit: the payout would take the wallet past its ceiling; or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Overloaded"];
         };
@@ -2999,7 +3007,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description invalid_tile, tile_already_revealed; or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
+            /** @description invalid_tile, tile_already_revealed, balance_limit (an automatic cash-out past the wallet's ceiling); or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3060,7 +3068,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description invalid_params, stake_out_of_range, stake_mismatch, payout_over_cap, insufficient_funds, unknown_currency; or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
+            /** @description invalid_params, stake_out_of_range, stake_mismatch, payout_over_cap, insufficient_funds, balance_limit, unknown_currency; or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3295,7 +3303,15 @@ export interface operations {
                 };
             };
             409: components["responses"]["IdempotencyInProgress"];
-            422: components["responses"]["Unprocessable"];
+            /** @description balance_limit: the bonus would take the wallet past its ceiling; or unknown_field, missing_field, invalid_field: the body does not fit the schema; idempotency_key_reused: this Idempotency-Key came with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description claim_not_ready (with next_claim_at); or rate_limited: over the route class's quota */
             429: {
                 headers: {

@@ -209,7 +209,7 @@ pub fn stored_outcome(outcome: Value, floats: &[f64]) -> Value {
     responses((status = 201, body = BetView),
         (status = 404, description = "unknown_game", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "game_disabled, idempotency_in_progress", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_params, stake_out_of_range, stake_mismatch, payout_over_cap, insufficient_funds, unknown_currency", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "invalid_params, stake_out_of_range, stake_mismatch, payout_over_cap, insufficient_funds, balance_limit, unknown_currency", body = Problem, content_type = "application/problem+json")))]
 pub async fn place_bet(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,

@@ -242,7 +242,7 @@ fn payout_cap(state: &AppState, currency: CurrencyCode) -> i64 {
     responses((status = 200, body = RoundView),
         (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid_tile, tile_already_revealed", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "invalid_tile, tile_already_revealed, balance_limit (an automatic cash-out past the wallet's ceiling)", body = Problem, content_type = "application/problem+json")))]
 pub async fn reveal(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,
@@ -355,7 +355,8 @@ fn cash_out_step(edge: u32, cap: i64) -> MinesDecide {
     params(("round_id" = String, Path)),
     responses((status = 200, body = RoundView),
         (status = 404, description = "round_not_found", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "round_closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "balance_limit: the payout would take the wallet past its ceiling", body = Problem, content_type = "application/problem+json")))]
 pub async fn cash_out(
     State(state): State<AppState>,
     Extension(me): Extension<Authed>,

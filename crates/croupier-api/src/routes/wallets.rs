@@ -133,6 +133,7 @@ pub fn balances(state: &AppState, held: &[(CurrencyCode, i64)]) -> Vec<WalletBal
     responses(
         (status = 201, body = ClaimResponse),
         (status = 404, description = "unknown_currency", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "balance_limit: the bonus would take the wallet past its ceiling", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "claim_not_ready (with next_claim_at)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn claim(

@@ -514,3 +514,54 @@ async fn currencies_say_what_amounts_mean() {
                  "claim_period_secs": app.config.faucet.period_secs }])
     );
 }
+
+#[tokio::test]
+async fn a_mines_round_reads_as_its_stake_and_its_payout() {
+    let app = spawn().await;
+    let (_, token) = app.player("alice").await;
+    app.call(
+        Method::POST,
+        "/v1/wallets/CHIP/claims",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    let rounds = "/v1/games/mines/rounds";
+    // One mine in 25: a safe first tile within ten rounds is all but certain.
+    let mut cashed = None;
+    for _ in 0..10 {
+        let open = app
+            .post(
+                rounds,
+                Some(&token),
+                json!({ "currency": "CHIP", "stake": 100, "mines": 1 }),
+            )
+            .await;
+        assert_eq!(open.status, StatusCode::CREATED, "{:?}", open.body);
+        let id = open.body["round_id"].as_str().unwrap().to_owned();
+        let r = app
+            .post(
+                &format!("{rounds}/{id}/reveal"),
+                Some(&token),
+                json!({ "tile": 0 }),
+            )
+            .await;
+        if r.body["state"] == "open" {
+            let out = app
+                .post(&format!("{rounds}/{id}/cashout"), Some(&token), json!({}))
+                .await;
+            assert_eq!(out.status, StatusCode::OK, "{:?}", out.body);
+            cashed = Some(id);
+            break;
+        }
+    }
+    let id = cashed.expect("a safe tile in ten rounds");
+    let items = app.all_transactions(&token, "CHIP", 100).await;
+    let kinds: Vec<&str> = items
+        .iter()
+        .filter(|i| i["reference"] == id.as_str())
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["mines_payout", "mines_stake"], "{items:?}");
+}

@@ -90,6 +90,9 @@ function ClaimButton({ currency }: { currency: string }) {
 const KINDS: Record<string, string> = {
   faucet_claim: "Bonus",
   bet: "Bet",
+  mines_stake: "Mines stake",
+  mines_payout: "Mines cash-out",
+  mines_refund: "Mines refund",
   admin_adjustment: "Adjustment",
   mission_reward: "Mission reward",
 };
