@@ -77,6 +77,7 @@ pub struct SeedsView {
     /// page (`limit`, from `cursor`).
     pub previous: Vec<RevealedSeeds>,
     /// Pass as `cursor` for older revealed pairs; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
