@@ -69,6 +69,29 @@ pub struct Overview {
     pub registrations: i64,
 }
 
+/// A LIKE pattern (escape `\\`) matching usernames that contain `query`,
+/// any case, its `%`, `_` and `\\` taken literally; compare it with the
+/// lower-cased username.
+pub fn username_pattern(query: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in query.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A LIKE pattern for ids starting with `query`, when it can start one
+/// (hex digits and dashes); `None` otherwise.
+pub fn id_prefix_pattern(query: &str) -> Option<String> {
+    let q = query.to_lowercase();
+    let hex = !q.is_empty() && q.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    hex.then(|| format!("{q}%"))
+}
+
 #[async_trait]
 pub trait ConsoleStore: Send + Sync {
     /// Players matching `q`, newest first, at most `q.limit`.
@@ -81,4 +104,18 @@ pub trait ConsoleStore: Send + Sync {
     /// starts at or after the hour of `since`), players by their bets and
     /// registrations by their time.
     async fn overview(&self, since: DateTime<Utc>) -> StoreResult<Overview>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_take_the_query_literally() {
+        assert_eq!(username_pattern("Ali"), "%ali%");
+        assert_eq!(username_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(id_prefix_pattern("01A2-"), Some("01a2-%".into()));
+        assert_eq!(id_prefix_pattern("%"), None);
+        assert_eq!(id_prefix_pattern(""), None);
+    }
 }

@@ -10,37 +10,18 @@ use croupier_core::console::*;
 use croupier_core::*;
 use sqlx::Row;
 
-/// `…%` for LIKE on ids, when the text can start one (hex digits and dashes).
-fn id_prefix(text: &str) -> Option<String> {
-    let t = text.to_lowercase();
-    let hex = !t.is_empty() && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    hex.then(|| format!("{t}%"))
-}
-
-/// `%…%` for ILIKE, with the pattern characters of `text` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    format!("%{escaped}%")
-}
-
 #[async_trait]
 impl ConsoleStore for PostgresStore {
     async fn search_players(&self, q: PlayerSearch) -> StoreResult<Vec<PlayerSummary>> {
-        let like = q.query.as_deref().map(contains_pattern);
-        let prefix = q.query.as_deref().and_then(id_prefix);
+        let like = q.query.as_deref().map(username_pattern);
+        let prefix = q.query.as_deref().and_then(id_prefix_pattern);
         let (before_at, before_id) = match q.before {
             Some((at, id)) => (Some(millis(at)), Some(id.0)),
             None => (None, None),
         };
         let rows = sqlx::query(
             "SELECT id, username, roles, created_at, blocked_at, blocked_reason FROM players
-             WHERE ($1::text IS NULL OR username_lower LIKE lower($1) OR id::text LIKE $2)
+             WHERE ($1::text IS NULL OR username_lower LIKE $1 OR id::text LIKE $2)
                AND ($3::bool IS NULL OR (blocked_at IS NOT NULL) = $3)
                AND ($4::bigint IS NULL OR (created_at, id) < ($4, $5::uuid))
              ORDER BY created_at DESC, id DESC LIMIT $6",

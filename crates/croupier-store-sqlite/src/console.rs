@@ -23,31 +23,11 @@ fn summary(r: &Row<'_>) -> rusqlite::Result<SummaryRow> {
     ))
 }
 
-/// `…%` for LIKE on ids, when the text can start one (hex digits and dashes).
-fn id_prefix(text: &str) -> Option<String> {
-    let t = text.to_lowercase();
-    let hex = !t.is_empty() && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    hex.then(|| format!("{t}%"))
-}
-
-/// `%…%` for LIKE, with the pattern characters of `text` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    format!("%{escaped}%")
-}
-
 #[async_trait]
 impl ConsoleStore for SqliteStore {
     async fn search_players(&self, q: PlayerSearch) -> StoreResult<Vec<PlayerSummary>> {
-        let like = q.query.as_deref().map(contains_pattern);
-        let prefix = q.query.as_deref().and_then(id_prefix);
+        let like = q.query.as_deref().map(username_pattern);
+        let prefix = q.query.as_deref().and_then(id_prefix_pattern);
         let blocked = q.blocked;
         let (before_at, before_id) = match q.before {
             Some((at, id)) => (Some(millis(at)), Some(id.to_string())),
