@@ -4,4 +4,5 @@
 pub mod config;
 pub mod events;
 pub mod fair_cli;
+pub mod healthcheck;
 pub mod server;

@@ -61,7 +61,13 @@ enum Command {
         data: DataDir,
     },
     /// Print the documented default configuration as TOML.
-    Config,
+    Config {
+        /// Instead, check the configuration this instance would run with
+        /// (--config file, then CROUPIER_* variables): exit 0 if valid, 2
+        /// naming the bad key otherwise.
+        #[arg(long)]
+        check: bool,
+    },
     /// Operator tasks.
     Admin {
         #[command(subcommand)]
@@ -76,6 +82,18 @@ enum Command {
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+    /// Exit 0 if the URL answers 2xx within the timeout, 1 otherwise: the
+    /// container HEALTHCHECK, which needs no shell tools in the image.
+    Healthcheck {
+        /// What to GET (http:// only). Default: this configuration's local
+        /// /readyz (a wildcard `listen` is reached on loopback).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Longest wait for the answer, connection included.
+        #[arg(long, value_name = "MS", default_value_t = 2000,
+              value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        timeout_ms: u64,
     },
     /// Provably fair tools: verify outcomes offline, compute RTP.
     Fair {
@@ -149,7 +167,7 @@ fn main() -> ExitCode {
         | Command::Events {
             command: EventsCommand::Replay { data, .. },
         } => Some(data),
-        Command::Config | Command::Fair { .. } => None,
+        Command::Config { .. } | Command::Fair { .. } | Command::Healthcheck { .. } => None,
     };
     if let Some(d) = storage.and_then(|s| s.data_dir.as_ref()) {
         overrides.insert("data_dir".into(), Value::from(d.display().to_string()));
@@ -179,7 +197,7 @@ fn main() -> ExitCode {
     }
     // These need no configuration, storage or logging.
     match cli.command {
-        Command::Config => {
+        Command::Config { check: false } => {
             print!("{}", croupier::config::DEFAULT_TOML);
             return ExitCode::SUCCESS;
         }
@@ -190,9 +208,21 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("error: invalid configuration: {e}");
-            return ExitCode::from(2);
+            // Docker reserves a health check's exit code 2.
+            let healthcheck = matches!(cli.command, Command::Healthcheck { .. });
+            return ExitCode::from(if healthcheck { 1 } else { 2 });
         }
     };
+    if let Command::Config { check: true } = cli.command {
+        println!("configuration ok");
+        return ExitCode::SUCCESS;
+    }
+    if let Command::Healthcheck { url, timeout_ms } = &cli.command {
+        let url = url
+            .clone()
+            .unwrap_or_else(|| croupier::healthcheck::default_url(cfg.listen));
+        return croupier::healthcheck::run(&url, std::time::Duration::from_millis(*timeout_ms));
+    }
     init_logging(&cfg);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli.command, cfg)) {
@@ -237,8 +267,8 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::json!({ "schema_version": v }));
             }
         },
-        Command::Config | Command::Fair { .. } => {
-            unreachable!("handled before loading configuration")
+        Command::Config { .. } | Command::Fair { .. } | Command::Healthcheck { .. } => {
+            unreachable!("handled before logging starts")
         }
         Command::Admin {
             command:

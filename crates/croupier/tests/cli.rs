@@ -83,10 +83,12 @@ fn every_subcommand_explains_itself() {
         (vec!["serve", "--help"], "--data-dir"),
         (vec!["migrate", "--help"], "--data-dir"),
         (vec!["config", "--help"], "default configuration"),
+        (vec!["config", "--help"], "--check"),
         (vec!["admin", "create-user", "--help"], "--password-file"),
         (vec!["ledger", "audit", "--help"], "exits 1"),
         (vec!["fair", "verify", "--help"], "--server-seed"),
         (vec!["fair", "rtp", "--help"], "--rounds"),
+        (vec!["healthcheck", "--help"], "--url"),
     ] {
         let (out, stdout, _) = run(croupier(dir.path()).args(&args));
         assert!(out.status.success(), "{args:?}");
@@ -128,6 +130,30 @@ fn bad_configuration_fails_at_start_naming_the_key() {
     let (out, _, stderr) = run(croupier(dir.path()).args(["--config", "missing.toml", "migrate"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("missing.toml"), "{stderr}");
+}
+
+/// `config --check` validates what an instance would load (a ConfigMap, a
+/// compose environment) without starting anything.
+#[test]
+fn config_check_validates_the_file_and_environment_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("croupier.toml");
+    std::fs::write(&file, "[http]\nrequest_timeout_ms = 20000\n").unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let (out, stdout, stderr) = run(croupier(dir.path())
+            .args(["config", "--check", "--config", file.to_str().unwrap()])
+            .envs(env.iter().copied()));
+        (out.status.code(), stdout + &stderr)
+    };
+    assert_eq!(check(&[]).0, Some(0), "{}", check(&[]).1);
+    let (code, out) = check(&[("CROUPIER_SHUTDOWN_GRACE_SECS", "30.0")]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("shutdown_grace_secs"), "{out}");
+    std::fs::write(&file, "[http]\nrequest_timeout_ms = 20000.0\n").unwrap();
+    let (code, out) = check(&[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("request_timeout_ms"), "{out}");
+    assert!(!dir.path().join("data").exists(), "nothing was created");
 }
 
 #[test]
@@ -552,6 +578,10 @@ fn serve_drains_after_sigterm_before_it_stops_accepting() {
     }
     assert!(http_status(&url, "/livez").starts_with("HTTP/1.1 200"));
     assert!(http_status(&url, "/v1/games").starts_with("HTTP/1.1 200"));
+    // The container health check sees the drain too.
+    let readyz = format!("{url}/readyz");
+    let (out, _, _) = run(croupier(dir.path()).args(["healthcheck", "--url", &readyz]));
+    assert_eq!(out.status.code(), Some(1));
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -568,6 +598,60 @@ fn serve_drains_after_sigterm_before_it_stops_accepting() {
         "stopped before the drain period: {:?}",
         sent.elapsed()
     );
+}
+
+/// `croupier healthcheck`: 0 on a 2xx answer, 1 on anything else (an error
+/// status, nothing listening, a silent peer, a URL it cannot use); by default
+/// the configured listener's /readyz, a wildcard bind reached on loopback.
+#[test]
+fn healthcheck_exits_0_on_2xx_and_1_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path(), &[]);
+    let port = url.rsplit(':').next().unwrap();
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let (out, stdout, stderr) = run(croupier(dir.path())
+            .arg("healthcheck")
+            .args(args)
+            .envs(env.iter().copied()));
+        (out.status.code(), stdout, stderr)
+    };
+    let listen = format!("0.0.0.0:{port}");
+    let (code, stdout, _) = check(&[], &[("CROUPIER_LISTEN", &listen)]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{port}/readyz")),
+        "{stdout}"
+    );
+    assert_eq!(check(&["--url", &format!("{url}/livez")], &[]).0, Some(0));
+
+    let (code, _, stderr) = check(&["--url", &format!("{url}/v1/nowhere")], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("404"), "{stderr}");
+    let (code, _, stderr) = check(&["--url", "https://127.0.0.1:1/readyz"], &[]);
+    assert_eq!(
+        (code, stderr.contains("http://")),
+        (Some(1), true),
+        "{stderr}"
+    );
+    let (code, _, _) = check(&[], &[("CROUPIER_LISTEN", "not an address")]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a bad configuration is unhealthy, not Docker's 2"
+    );
+
+    // A peer that accepts and never answers costs the timeout, not a hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/readyz", silent.local_addr().unwrap());
+    let (code, _, stderr) = check(&["--url", &silent_url, "--timeout-ms", "200"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("timeout"), "{stderr}");
+    drop(silent);
+    let (code, _, _) = check(&["--url", &silent_url], &[]);
+    assert_eq!(code, Some(1), "nothing listens there any more");
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
 }
 
 /// The whole response (status line, headers, body) of a plain GET.
