@@ -261,6 +261,10 @@ pub trait GameStore: Send + Sync {
     /// Reserves the next nonce, settles through `cmd.settle`, posts stake and
     /// payout, writes the bet and its `bet.settled` event: one transaction.
     async fn place_bet(&self, cmd: BetCommand) -> StoreResult<Idempotent<BetRecord>>;
+    /// The provably fair bookkeeping: for every seed pair, the nonces its bets
+    /// and mines rounds used are exactly 0 up to its next nonce — none skipped,
+    /// none used twice. One line per pair that breaks it; empty when all hold.
+    async fn nonce_audit(&self) -> StoreResult<Vec<String>>;
     async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>>;
     /// A player's bets, newest first.
     async fn bets(&self, player_id: PlayerId, query: BetQuery) -> StoreResult<Vec<BetRecord>>;

@@ -230,6 +230,25 @@ pub struct WalletEntry {
     pub reference: Option<String>,
 }
 
+/// One seed pair the nonce audit ([`GameStore::nonce_audit`]) found wrong:
+/// `used` distinct nonces between `lowest` and `highest` where exactly
+/// 0..`next` should be.
+///
+/// [`GameStore::nonce_audit`]: crate::ports::GameStore::nonce_audit
+pub fn nonce_gap(
+    pair: i64,
+    next: i64,
+    used: i64,
+    lowest: Option<i64>,
+    highest: Option<i64>,
+) -> String {
+    let range = match (lowest, highest) {
+        (Some(lo), Some(hi)) => format!("{lo}..={hi}"),
+        _ => "none".to_owned(),
+    };
+    format!("seed pair {pair}: next nonce {next}, but {used} distinct nonces used ({range})")
+}
+
 /// The result of checking the ledger's invariants.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct AuditReport {

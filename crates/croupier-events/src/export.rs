@@ -52,11 +52,61 @@ pub struct ExportOptions {
     pub manifest_max_files: u32,
 }
 
-impl ExportOptions {
-    /// Opens `url`: `s3://bucket[/prefix]` (credentials and region from the
-    /// standard `AWS_*` variables; `s3_endpoint` for MinIO and other
+/// An object store and a root inside it, opened from a URL.
+pub struct ObjectLocation {
+    pub store: Arc<dyn ObjectStore>,
+    pub prefix: Path,
+    /// The root as a warehouse or operator names it: `s3://bucket/prefix`, or
+    /// an absolute directory.
+    pub base_url: String,
+}
+
+impl ObjectLocation {
+    /// Opens `url`: `s3://bucket[/prefix]` (credentials, region and endpoint
+    /// from the standard `AWS_*` variables; `s3_endpoint` for MinIO and other
     /// S3-compatible stores), `file:///dir`, or a directory path. Touches
-    /// neither disk nor network: write errors surface per batch.
+    /// neither disk nor network: errors surface on the first read or write.
+    pub fn open(url: &str, s3_endpoint: Option<&str>) -> Result<Self, String> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err("an s3:// URL needs a bucket".into());
+            }
+            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(ep) = s3_endpoint {
+                b = b
+                    .with_endpoint(ep)
+                    .with_allow_http(ep.starts_with("http://"));
+            }
+            let store = b.build().map_err(|e| e.to_string())?;
+            let prefix = Path::parse(prefix).map_err(|e| e.to_string())?;
+            let base = format!("s3://{bucket}/{prefix}");
+            return Ok(Self {
+                store: Arc::new(store),
+                prefix,
+                base_url: base.trim_end_matches('/').to_owned(),
+            });
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            return Err("must be s3://bucket/prefix, file:///dir or a directory".into());
+        }
+        let dir = std::path::Path::new(url.strip_prefix("file://").unwrap_or(url));
+        if dir.as_os_str().is_empty() {
+            return Err("the directory is empty".into());
+        }
+        let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
+        // No prefix store: it would need the directory to exist now.
+        let prefix = Path::from_absolute_path(&dir).map_err(|e| e.to_string())?;
+        Ok(Self {
+            store: Arc::new(object_store::local::LocalFileSystem::new()),
+            prefix,
+            base_url: dir.to_string_lossy().trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+impl ExportOptions {
+    /// Opens `url` ([`ObjectLocation::open`]) for the export.
     pub fn open(
         url: &str,
         s3_endpoint: Option<&str>,
@@ -64,41 +114,11 @@ impl ExportOptions {
         max_rows_per_file: usize,
         manifest_max_files: u32,
     ) -> Result<Self, String> {
-        let (store, prefix, base_url): (Arc<dyn ObjectStore>, Path, String) =
-            if let Some(rest) = url.strip_prefix("s3://") {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err("an s3:// URL needs a bucket".into());
-                }
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-                if let Some(ep) = s3_endpoint {
-                    b = b
-                        .with_endpoint(ep)
-                        .with_allow_http(ep.starts_with("http://"));
-                }
-                let store = b.build().map_err(|e| e.to_string())?;
-                let prefix = Path::parse(prefix).map_err(|e| e.to_string())?;
-                let base = format!("s3://{bucket}/{prefix}");
-                (
-                    Arc::new(store),
-                    prefix,
-                    base.trim_end_matches('/').to_owned(),
-                )
-            } else {
-                if url.contains("://") && !url.starts_with("file://") {
-                    return Err("must be s3://bucket/prefix, file:///dir or a directory".into());
-                }
-                let dir = std::path::Path::new(url.strip_prefix("file://").unwrap_or(url));
-                if dir.as_os_str().is_empty() {
-                    return Err("the directory is empty".into());
-                }
-                let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
-                // No prefix store: it would need the directory to exist now.
-                let prefix = Path::from_absolute_path(&dir).map_err(|e| e.to_string())?;
-                let base = dir.to_string_lossy().trim_end_matches('/').to_owned();
-                let store = object_store::local::LocalFileSystem::new();
-                (Arc::new(store), prefix, base)
-            };
+        let ObjectLocation {
+            store,
+            prefix,
+            base_url,
+        } = ObjectLocation::open(url, s3_endpoint)?;
         Ok(Self {
             store,
             prefix,

@@ -32,7 +32,7 @@ pub use consumer::{
     StoreDeadLetters,
 };
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
-pub use export::{ExportConsumer, ExportOptions};
+pub use export::{ExportConsumer, ExportOptions, ObjectLocation};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
 pub use notifications::NotificationsConsumer;

@@ -910,6 +910,28 @@ impl GameStore for PostgresStore {
         self.bets.place(args, once).await
     }
 
+    async fn nonce_audit(&self) -> StoreResult<Vec<String>> {
+        // One statement: one snapshot. A settled mines round's bet shares
+        // its round's nonce, so the union counts it once.
+        let rows: Vec<(i64, i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "WITH used AS (SELECT seed_pair_id, nonce FROM bets
+                           UNION SELECT seed_pair_id, nonce FROM mines_rounds)
+             SELECT sp.id, sp.nonce, count(u.nonce), min(u.nonce), max(u.nonce)
+             FROM seed_pairs sp LEFT JOIN used u ON u.seed_pair_id = sp.id
+             GROUP BY sp.id, sp.nonce
+             HAVING count(u.nonce) <> sp.nonce OR coalesce(min(u.nonce), 0) <> 0
+                 OR coalesce(max(u.nonce), -1) <> sp.nonce - 1
+             ORDER BY sp.id LIMIT 1000",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(pair, next, used, lo, hi)| nonce_gap(pair, next, used, lo, hi))
+            .collect())
+    }
+
     async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {BET_COLUMNS} FROM bets b JOIN seed_pairs s ON s.id = b.seed_pair_id WHERE b.id = $1"

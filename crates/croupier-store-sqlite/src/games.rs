@@ -627,6 +627,10 @@ impl GameStore for SqliteStore {
         self.writer.write(move |c| place_bet(c, cmd)).await
     }
 
+    async fn nonce_audit(&self) -> StoreResult<Vec<String>> {
+        self.readers.read(nonce_audit).await
+    }
+
     async fn bet(&self, bet_id: &str) -> StoreResult<Option<BetRecord>> {
         let id = bet_id.to_owned();
         self.readers
@@ -792,4 +796,33 @@ impl GameStore for SqliteStore {
             .write(move |c| mines_step(c, player_id, &id, decide, now))
             .await
     }
+}
+
+/// Seed pairs whose used nonces (bets and mines rounds; a settled round's bet
+/// shares its round's nonce) are not exactly 0..next: one statement, one snapshot.
+fn nonce_audit(c: &Connection) -> StoreResult<Vec<String>> {
+    let mut s = c
+        .prepare(
+            "WITH used AS (SELECT seed_pair_id, nonce FROM bets
+                           UNION SELECT seed_pair_id, nonce FROM mines_rounds)
+             SELECT sp.id, sp.nonce, COUNT(u.nonce), MIN(u.nonce), MAX(u.nonce)
+             FROM seed_pairs sp LEFT JOIN used u ON u.seed_pair_id = sp.id
+             GROUP BY sp.id, sp.nonce
+             HAVING COUNT(u.nonce) <> sp.nonce OR COALESCE(MIN(u.nonce), 0) <> 0
+                 OR COALESCE(MAX(u.nonce), -1) <> sp.nonce - 1
+             ORDER BY sp.id LIMIT 1000",
+        )
+        .map_err(internal)?;
+    let rows = s
+        .query_map([], |r| {
+            Ok(nonce_gap(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })
+        .map_err(internal)?;
+    rows.map(|r| r.map_err(internal)).collect()
 }

@@ -4,6 +4,7 @@
 //! see `writer`); reads use a pool of read-only connections. Every port method
 //! that changes state is one job, hence one atomic unit inside its batch.
 
+pub mod backup;
 mod console;
 mod dead_letters;
 mod events;

@@ -119,6 +119,8 @@ async fn assert_audit_clean(store: &dyn Store) -> AuditReport {
         "ledger audit found problems: {:?}",
         report.problems
     );
+    let nonces = store.nonce_audit().await.expect("nonce audit");
+    assert!(nonces.is_empty(), "nonce audit found problems: {nonces:?}");
     report
 }
 
@@ -494,7 +496,8 @@ fn even_wins(stake: i64) -> Settle {
     })
 }
 
-fn bet_cmd(player: PlayerId, stake: i64) -> BetCommand {
+/// A dice bet of `stake` CHIP that wins on even nonces (doubling the stake).
+pub fn bet_cmd(player: PlayerId, stake: i64) -> BetCommand {
     BetCommand {
         player_id: player,
         game: "dice".into(),
@@ -508,7 +511,8 @@ fn bet_cmd(player: PlayerId, stake: i64) -> BetCommand {
     }
 }
 
-async fn funded(store: &dyn Store, name: &str, amount: i64) -> Player {
+/// A new player holding `amount` CHIP.
+pub async fn funded(store: &dyn Store, name: &str, amount: i64) -> Player {
     let p = new_player(store, name).await;
     store
         .claim(ClaimCommand {
@@ -523,7 +527,8 @@ async fn funded(store: &dyn Store, name: &str, amount: i64) -> Player {
     p
 }
 
-async fn place(store: &dyn Store, cmd: BetCommand) -> StoreResult<BetRecord> {
+/// Places a bet that has no idempotency key.
+pub async fn place(store: &dyn Store, cmd: BetCommand) -> StoreResult<BetRecord> {
     match store.place_bet(cmd).await? {
         Idempotent::Done(b) => Ok(b),
         Idempotent::Earlier(e) => panic!("unexpected earlier request {e:?}"),

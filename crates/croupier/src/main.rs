@@ -60,6 +60,33 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Back the embedded store up while it runs: a consistent, checked copy
+    /// in a new file croupier-<UTC time>.db. PostgreSQL: pg_dump or PITR
+    /// (docs/operations/runbook.md).
+    Backup {
+        /// A directory, or s3://bucket/prefix (credentials, region and
+        /// endpoint from the AWS_* variables).
+        #[arg(long, value_name = "DIR|s3://…")]
+        to: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Make a backup file the embedded store of an empty data directory
+    /// (checked, migrated; an existing store is never overwritten).
+    Restore {
+        /// The backup: a file, or s3://bucket/key.
+        #[arg(long, value_name = "FILE|s3://…")]
+        from: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Check a restored store (embedded or PostgreSQL): SQLite's own checks,
+    /// the ledger audit, the nonce audit. Prints a JSON report, exits 1 on any
+    /// problem.
+    VerifyRestore {
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Print the documented default configuration as TOML.
     Config {
         /// Instead, check the configuration this instance would run with
@@ -166,7 +193,10 @@ fn main() -> ExitCode {
         }
         | Command::Events {
             command: EventsCommand::Replay { data, .. },
-        } => Some(data),
+        }
+        | Command::Backup { data, .. }
+        | Command::Restore { data, .. }
+        | Command::VerifyRestore { data } => Some(data),
         Command::Config { .. } | Command::Fair { .. } | Command::Healthcheck { .. } => None,
     };
     if let Some(d) = storage.and_then(|s| s.data_dir.as_ref()) {
@@ -254,6 +284,9 @@ fn init_logging(cfg: &Config) {
 async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { .. } => croupier::server::serve(cfg).await?,
+        Command::Backup { to, .. } => return croupier::backup_cli::backup(&cfg, &to).await,
+        Command::Restore { from, .. } => return croupier::backup_cli::restore(&cfg, &from).await,
+        Command::VerifyRestore { .. } => return croupier::backup_cli::verify_restore(&cfg).await,
         Command::Migrate { .. } => match &cfg.database_url {
             Some(url) => {
                 croupier_store_postgres::PostgresStore::migrate(url)

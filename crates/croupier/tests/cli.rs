@@ -89,6 +89,9 @@ fn every_subcommand_explains_itself() {
         (vec!["fair", "verify", "--help"], "--server-seed"),
         (vec!["fair", "rtp", "--help"], "--rounds"),
         (vec!["healthcheck", "--help"], "--url"),
+        (vec!["backup", "--help"], "--to"),
+        (vec!["restore", "--help"], "--from"),
+        (vec!["verify-restore", "--help"], "exits 1"),
     ] {
         let (out, stdout, _) = run(croupier(dir.path()).args(&args));
         assert!(out.status.success(), "{args:?}");
@@ -541,6 +544,15 @@ fn storage_commands_run_on_postgres_with_database_url() {
             run(croupier(dir.path()).args(["ledger", "audit", "--database-url", &url]));
         assert!(out.status.success());
         assert_eq!(json(&stdout)["ok"], true);
+        let (out, stdout, stderr) =
+            run(croupier(dir.path()).args(["verify-restore", "--database-url", &url]));
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert_eq!(json(&stdout)["storage"], Value::Null, "no SQLite checks");
+        // PostgreSQL is backed up by its own tools: the command says which.
+        let (out, _, stderr) = run(croupier(dir.path())
+            .args(["backup", "--to", "backups", "--database-url", &url]));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr.contains("pg_dump"), "{stderr}");
         assert!(
             !dir.path().join("data").exists(),
             "nothing embedded was created"
@@ -859,4 +871,152 @@ async fn serve_exports_one_trace_from_request_to_consumers_over_otlp() {
             s["name"]
         );
     }
+}
+
+/// A player's bearer token on the instance at `url`: registered, logged in,
+/// with the CHIP bonus claimed.
+async fn funded_player(http: &reqwest::Client, url: &str, name: &str) -> String {
+    let creds = serde_json::json!({ "username": name, "password": "correct horse battery" });
+    let r = http
+        .post(format!("{url}/v1/auth/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login: Value = http
+        .post(format!("{url}/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{url}/v1/wallets/CHIP/claims"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    token
+}
+
+/// `backup` while bets keep coming: the copy, restored into a fresh data
+/// directory, passes `verify-restore`, holds every bet acknowledged before the
+/// backup began, and serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_under_bet_load_restores_to_a_verified_store_with_every_earlier_bet() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut live, url) = serve(dir.path(), &[]);
+    let http = reqwest::Client::new();
+    let token = funded_player(&http, &url, "backer").await;
+
+    // The load: one bet after another until stopped, acknowledged ids kept.
+    let (stop, acked) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let load = tokio::spawn({
+        let (stop, acked, http, url, token) = (
+            stop.clone(),
+            acked.clone(),
+            http.clone(),
+            url.clone(),
+            token.clone(),
+        );
+        async move {
+            let bet = serde_json::json!({ "currency": "CHIP", "stake": 1,
+                                          "params": { "target": 50.5, "direction": "over" } });
+            while !stop.load(Ordering::Relaxed) {
+                let r = http
+                    .post(format!("{url}/v1/games/dice/bets"))
+                    .bearer_auth(&token)
+                    .json(&bet)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                let body: Value = r.json().await.unwrap();
+                acked
+                    .lock()
+                    .unwrap()
+                    .push(body["bet_id"].as_str().unwrap().to_owned());
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 50 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load placed too few bets"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before: Vec<String> = acked.lock().unwrap().clone();
+    let backups = dir.path().join("backups");
+    let (out, stdout, stderr) =
+        run(croupier(dir.path()).args(["backup", "--to", backups.to_str().unwrap()]));
+    assert!(out.status.success(), "{stderr}");
+    let file = json(&stdout)["backup"].as_str().unwrap().to_owned();
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    unsafe { libc::kill(live.id() as i32, libc::SIGTERM) };
+    assert!(live.wait().unwrap().success());
+
+    let restored = dir.path().join("restored");
+    let data = ["--data-dir", restored.to_str().unwrap()];
+    let (out, _, stderr) = run(croupier(dir.path())
+        .args(["restore", "--from", &file])
+        .args(data));
+    assert!(out.status.success(), "{stderr}");
+    let (out, stdout, stderr) = run(croupier(dir.path()).arg("verify-restore").args(data));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let report = json(&stdout);
+    assert_eq!(
+        (report["ok"].clone(), report["nonces"].clone()),
+        (true.into(), serde_json::json!([]))
+    );
+
+    let db = rusqlite::Connection::open(restored.join("croupier.db")).unwrap();
+    let missing: Vec<&String> = before
+        .iter()
+        .filter(|id| {
+            db.query_row("SELECT COUNT(*) FROM bets WHERE id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+                == 0
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, not in it: {missing:?}"
+    );
+
+    // The restored store serves: the player's session and bets are there.
+    let restored_dir = restored.to_str().unwrap();
+    let (mut again, url) = serve(dir.path(), &[("CROUPIER_DATA_DIR", restored_dir)]);
+    for id in [&before[0], &before[before.len() - 1]] {
+        let r = http
+            .get(format!("{url}/v1/bets/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "bet {id} on the restored store");
+        assert_eq!(r.json::<Value>().await.unwrap()["bet_id"], id.as_str());
+    }
+    unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
+    assert!(again.wait().unwrap().success());
+
+    // A store whose ledger no longer adds up fails the check.
+    db.execute("UPDATE wallets SET balance = balance + 1", []).unwrap();
+    let (out, stdout, _) = run(croupier(dir.path()).arg("verify-restore").args(data));
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(json(&stdout)["ledger"]["ok"], false, "{stdout}");
 }
