@@ -89,8 +89,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Migrations embedded from `migrations/`.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+/// Migrations embedded from `migrations/`. They only add (a release that
+/// drops something does it after the code stopped using it), so the previous
+/// release runs on a schema a newer one migrated: migrations this binary does
+/// not know are allowed, or a rollback would be refused.
+fn migrator() -> sqlx::migrate::Migrator {
+    let mut m = sqlx::migrate!();
+    m.set_ignore_missing(true);
+    m
+}
 
 impl PostgresStore {
     /// Connects to `url` and applies pending migrations.
@@ -112,7 +119,7 @@ impl PostgresStore {
                 .acquire_timeout(opts.acquire_timeout)
         };
         let pool = pool_options().connect_with(conn).await.map_err(db)?;
-        MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+        migrator().run(&pool).await.map_err(migrate_error)?;
         // Replicas connect lazily: one that is down must not stop the start.
         let replicas = opts
             .replica_urls
@@ -141,6 +148,22 @@ impl PostgresStore {
         })
     }
 
+    /// Whether the database at `url` holds a Croupier store (its migration
+    /// log), creating nothing: commands that only read or check a store
+    /// (an audit, a restore's verification) must not call an empty or
+    /// mistyped database a clean one.
+    pub async fn exists(url: &str) -> StoreResult<bool> {
+        use sqlx::Connection;
+        let conn = PgConnectOptions::from_str(url).map_err(db)?;
+        let mut c = PgConnection::connect_with(&conn).await.map_err(db)?;
+        let found = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut c)
+            .await
+            .map_err(db);
+        let _ = c.close().await;
+        found
+    }
+
     /// Applies pending migrations to the database at `url` without starting a store.
     pub async fn migrate(url: &str) -> StoreResult<()> {
         let conn = PgConnectOptions::from_str(url).map_err(db)?;
@@ -149,7 +172,7 @@ impl PostgresStore {
             .connect_with(conn)
             .await
             .map_err(db)?;
-        let result = MIGRATOR.run(&pool).await.map_err(migrate_error);
+        let result = migrator().run(&pool).await.map_err(migrate_error);
         pool.close().await;
         result
     }

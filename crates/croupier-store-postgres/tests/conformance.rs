@@ -106,6 +106,15 @@ async fn migrations_are_idempotent() {
     let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
     let first = PostgresStore::migrate(&scoped).await;
     let second = PostgresStore::migrate(&scoped).await;
+    // A migration of a newer release (this binary rolled back to): accepted.
+    sqlx::query(&format!(
+        "INSERT INTO {schema}._sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999999, 'from a newer release', true, '\\x00', 0)"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let rolled_back = PostgresStore::migrate(&scoped).await;
     let tables: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1",
     )
@@ -117,6 +126,7 @@ async fn migrations_are_idempotent() {
     admin.close().await;
     first.expect("first migration");
     second.expect("second migration is a no-op");
+    rolled_back.expect("a newer release's migration does not stop an older binary");
     // 28 tables (4 of missions, dead_letters, 2 of win records, 4 of recommendations,
     // export_files) and sqlx's migration log, all in the test schema.
     assert_eq!(tables, 29);

@@ -27,9 +27,14 @@ pub(crate) fn run(conn: &mut Connection) -> StoreResult<u32> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(internal)?;
     if current > LATEST_VERSION {
-        return Err(croupier_core::StoreError::Internal(format!(
-            "database schema version {current} is newer than this binary ({LATEST_VERSION})"
-        )));
+        // Migrations only add: the previous release runs on a newer schema
+        // (a rollback), so this is a warning, not a refusal.
+        tracing::warn!(
+            schema_version = current,
+            binary_version = LATEST_VERSION,
+            "the database schema is newer than this binary (a rollback?); running on it"
+        );
+        return Ok(current);
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction().map_err(internal)?;

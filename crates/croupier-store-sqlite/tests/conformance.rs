@@ -30,6 +30,14 @@ fn migrations_are_idempotent_and_versioned() {
         SqliteStore::migrate(&path).unwrap(),
         croupier_store_sqlite::LATEST_VERSION
     );
+    // A newer release's schema (this binary rolled back to): opened as it is.
+    let newer = croupier_store_sqlite::LATEST_VERSION + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    assert_eq!(SqliteStore::migrate(&path).unwrap(), newer);
+    SqliteStore::open(&path, &SqliteOptions::default()).expect("opens a newer schema");
 }
 
 /// The nonce audit sees a pair whose next nonce skipped one, and one whose

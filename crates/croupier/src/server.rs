@@ -33,11 +33,18 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Opens the configured store for a command that only reads or repairs
-/// one (`ledger audit`, `events replay`): like [`open_store`], but an embedded
-/// store must already exist. A mistyped `--data-dir` is an error naming the
-/// path, and creates nothing.
+/// one (`ledger audit`, `events replay`, `verify-restore`): like
+/// [`open_store`], but the store must already exist, embedded or in
+/// PostgreSQL. A mistyped `--data-dir` or database is an error, and creates
+/// nothing.
 pub async fn open_existing_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    if cfg.database_url.is_some() {
+    if let Some(url) = &cfg.database_url {
+        let found = croupier_store_postgres::PostgresStore::exists(url)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        if !found {
+            anyhow::bail!("no Croupier store in that PostgreSQL database (no _sqlx_migrations; run `croupier migrate` or `serve` first)");
+        }
         return open_store(cfg).await;
     }
     let path = cfg.database_path();

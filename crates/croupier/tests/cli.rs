@@ -521,6 +521,14 @@ fn storage_commands_run_on_postgres_with_database_url() {
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     let result = std::panic::catch_unwind(|| {
+        // Before any migration the schema is empty: read-only commands refuse it.
+        for cmd in [&["verify-restore"][..], &["ledger", "audit"]] {
+            let (out, _, stderr) = run(croupier(dir.path())
+                .args(cmd)
+                .args(["--database-url", &url]));
+            assert_eq!(out.status.code(), Some(1), "{cmd:?}: {stderr}");
+            assert!(stderr.contains("no Croupier store"), "{stderr}");
+        }
         let (out, stdout, stderr) =
             run(croupier(dir.path()).args(["migrate", "--database-url", &url]));
         assert!(out.status.success(), "{stderr}");
@@ -549,8 +557,8 @@ fn storage_commands_run_on_postgres_with_database_url() {
         assert!(out.status.success(), "{stdout}{stderr}");
         assert_eq!(json(&stdout)["storage"], Value::Null, "no SQLite checks");
         // PostgreSQL is backed up by its own tools: the command says which.
-        let (out, _, stderr) = run(croupier(dir.path())
-            .args(["backup", "--to", "backups", "--database-url", &url]));
+        let (out, _, stderr) =
+            run(croupier(dir.path()).args(["backup", "--to", "backups", "--database-url", &url]));
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr.contains("pg_dump"), "{stderr}");
         assert!(
@@ -1015,8 +1023,192 @@ async fn a_backup_under_bet_load_restores_to_a_verified_store_with_every_earlier
     assert!(again.wait().unwrap().success());
 
     // A store whose ledger no longer adds up fails the check.
-    db.execute("UPDATE wallets SET balance = balance + 1", []).unwrap();
+    db.execute("UPDATE wallets SET balance = balance + 1", [])
+        .unwrap();
     let (out, stdout, _) = run(croupier(dir.path()).arg("verify-restore").args(data));
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(json(&stdout)["ledger"]["ok"], false, "{stdout}");
+}
+
+/// A CA and a server certificate for localhost and 127.0.0.1, made with the
+/// openssl CLI in `dir`: (ca.pem, server.pem, server.key).
+fn tls_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, csr) = (
+        dir.join("server.pem"),
+        dir.join("server.key"),
+        dir.join("server.csr"),
+    );
+    let ext = dir.join("san.ext");
+    std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    openssl(&[
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-days"),
+        os("1"),
+        os("-subj"),
+        os("/CN=croupier test CA"),
+        os("-keyout"),
+        ca_key.as_os_str(),
+        os("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        os("req"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-subj"),
+        os("/CN=localhost"),
+        os("-keyout"),
+        key.as_os_str(),
+        os("-out"),
+        csr.as_os_str(),
+    ]);
+    openssl(&[
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        csr.as_os_str(),
+        os("-CA"),
+        ca.as_os_str(),
+        os("-CAkey"),
+        ca_key.as_os_str(),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("1"),
+        os("-extfile"),
+        ext.as_os_str(),
+        os("-out"),
+        cert.as_os_str(),
+    ]);
+    (ca, cert, key)
+}
+
+/// The sum of a metric's samples (every label set) in a Prometheus exposition.
+fn total(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        .filter_map(|rest| rest.rsplit(' ').next()?.trim().parse::<f64>().ok())
+        .sum()
+}
+
+/// `rediss://` is TLS verified against the system's CA store, which
+/// SSL_CERT_FILE extends: with the CA the instance's revocation feed goes
+/// live over TLS; without it the certificate is refused and Redis counts as
+/// failing (degraded, still serving). A real redis-server with TLS on.
+#[test]
+fn serve_reaches_redis_over_verified_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_certificates(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&ca)
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("rediss://localhost:{port}");
+    // Serves with `env`, sending rate-limited requests (each a Redis call)
+    // until `metric` reaches 1; returns the metrics then.
+    let watch = |env: &[(&str, &str)], metric: &str| {
+        let (mut child, line) = serve_logging(dir.path(), env);
+        let api = line["url"].as_str().unwrap().to_owned();
+        let base = line["metrics"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("/metrics")
+            .to_owned();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let metrics = loop {
+            http_get_any(&api, "/v1/games");
+            let metrics = http_get(&base, "/metrics");
+            if total(&metrics, metric) >= 1.0 || std::time::Instant::now() > deadline {
+                break metrics;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        assert!(child.wait().unwrap().success());
+        metrics
+    };
+    let (live, errors) = (
+        "croupier_session_revocation_feed_live",
+        "croupier_redis_errors_total",
+    );
+    let ca_file = ca.to_str().unwrap();
+    let trusted = watch(
+        &[("CROUPIER_REDIS_URL", &url), ("SSL_CERT_FILE", ca_file)],
+        live,
+    );
+    let untrusted = watch(
+        &[("CROUPIER_REDIS_URL", &url), ("SSL_CERT_FILE", "/dev/null")],
+        errors,
+    );
+    let _ = redis.kill();
+    let _ = redis.wait();
+    assert_eq!(
+        total(&trusted, live),
+        1.0,
+        "the feed did not go live over TLS"
+    );
+    assert_eq!(total(&trusted, errors), 0.0, "Redis calls failed over TLS");
+    assert!(
+        total(&untrusted, errors) >= 1.0,
+        "an unverified server was not refused"
+    );
+    assert_eq!(
+        total(&untrusted, live),
+        0.0,
+        "a feed went live with an unverified server"
+    );
 }
