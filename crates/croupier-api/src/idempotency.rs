@@ -87,7 +87,7 @@ pub async fn idempotency(
         // The effect happened and this answer is the truth, but the key stays
         // in progress until its lease ends; a retry after that runs again.
         // (Known gap: closing it needs the response stored in the command's own
-        // transaction; see ARCHITECTURE.md.)
+        // transaction; see docs/design/idempotency.md.)
         tracing::error!(error = %e, "cannot store idempotent response");
     }
     Ok(Response::from_parts(rparts, Body::from(rbytes)))
