@@ -745,31 +745,7 @@ async fn serve_exports_one_trace_from_request_to_consumers_over_otlp() {
         ],
     );
     let http = reqwest::Client::new();
-    let creds = serde_json::json!({ "username": "traced", "password": "correct horse battery" });
-    let r = http
-        .post(format!("{url}/v1/auth/register"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let login: Value = http
-        .post(format!("{url}/v1/auth/login"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
-    let r = http
-        .post(format!("{url}/v1/wallets/CHIP/claims"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let token = funded_player(&http, &url, "traced").await;
     let (trace, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let r = http
         .post(format!("{url}/v1/games/dice/bets"))
