@@ -182,7 +182,21 @@ impl From<StoreError> for ApiError {
                 .retry_after(wait)
             }
             StoreError::NotFound => ApiError::not_found("not_found", "Not found"),
-            StoreError::Conflict(d) => {
+            StoreError::MinesRoundOpen => ApiError::new(
+                StatusCode::CONFLICT,
+                "mines_round_open",
+                "Finish the open mines round first",
+            ),
+            e @ StoreError::RoundClosed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "round_closed", "The round is closed")
+                    .detail(e.to_string())
+            }
+            StoreError::TileRevealed => ApiError::invalid(
+                "tile",
+                "tile_already_revealed",
+                "this tile is already revealed",
+            ),
+            StoreError::AlreadyExported(d) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(d)
             }
             StoreError::Unavailable(d) => {
@@ -198,3 +212,41 @@ impl From<StoreError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use croupier_core::MinesState;
+
+    /// Each refusal a handler must tell apart is its own variant, with its
+    /// own answer: no handler reads a message to guess which it is.
+    #[test]
+    fn typed_refusals_map_to_their_own_codes() {
+        let answer = |e: StoreError| {
+            let a = ApiError::from(e);
+            (
+                a.status.as_u16(),
+                a.problem.code.clone(),
+                a.problem.detail.clone(),
+            )
+        };
+        assert_eq!(answer(StoreError::MinesRoundOpen).1, "mines_round_open");
+        assert_eq!(
+            answer(StoreError::RoundClosed {
+                state: MinesState::Cancelled
+            }),
+            (
+                409,
+                "round_closed".into(),
+                Some("round is cancelled".into())
+            )
+        );
+        let tile = ApiError::from(StoreError::TileRevealed);
+        assert_eq!(
+            (tile.status.as_u16(), tile.problem.code.as_str()),
+            (422, "tile_already_revealed")
+        );
+        assert_eq!(tile.problem.field.as_deref(), Some("tile"));
+        assert_eq!(answer(StoreError::AlreadyExported("x".into())).0, 409);
+    }
+}

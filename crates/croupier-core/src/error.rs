@@ -17,8 +17,20 @@ pub enum StoreError {
     ClaimNotReady { next_claim_at: DateTime<Utc> },
     #[error("not found")]
     NotFound,
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// The player has an open mines round: another cannot open, and the
+    /// seed pair cannot rotate, until it ends.
+    #[error("a mines round is open")]
+    MinesRoundOpen,
+    /// The mines round is no longer open.
+    #[error("round is {}", state.as_str())]
+    RoundClosed { state: crate::games::MinesState },
+    /// The tile was revealed by an earlier step of the round.
+    #[error("tile already revealed")]
+    TileRevealed,
+    /// Some events or files of an export batch are already recorded (a
+    /// concurrent exporter got there first); nothing was written.
+    #[error("already exported: {0}")]
+    AlreadyExported(String),
     /// The backend is unreachable or overloaded; the request may be retried.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -32,7 +32,7 @@ pub trait ExportStore: Send + Sync {
     /// In one transaction, records each file and its event ids in
     /// `consumer`'s inbox. All or nothing: if any id is already in the inbox
     /// or any path already recorded (a concurrent exporter won), nothing is
-    /// recorded and the result is `Conflict`.
+    /// recorded and the result is `AlreadyExported`.
     async fn export_commit(
         &self,
         consumer: &str,

@@ -251,7 +251,7 @@ pub trait GameStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<SeedPair>>;
     /// Reveals the active pair (if any) and activates `next`. Refused with
-    /// `Conflict` while a mines round is open. Returns (revealed, new active).
+    /// `MinesRoundOpen` while a mines round is open. Returns (revealed, new active).
     async fn rotate_seed_pair(
         &self,
         player_id: PlayerId,
@@ -276,7 +276,7 @@ pub trait GameStore: Send + Sync {
         actor: PlayerId,
         change: serde_json::Value,
     ) -> StoreResult<()>;
-    /// Debits the stake, reserves a nonce and opens a round. `Conflict` if the
+    /// Debits the stake, reserves a nonce and opens a round. `MinesRoundOpen` if the
     /// player already has an open round.
     async fn open_mines(&self, cmd: OpenMinesCommand) -> StoreResult<MinesRound>;
     async fn mines_round(
@@ -286,7 +286,7 @@ pub trait GameStore: Send + Sync {
     ) -> StoreResult<Option<MinesRound>>;
     /// Advances an open round by `decide` (reveal or cash-out), atomically;
     /// a settling step pays out and writes the bet. `NotFound` if the round is
-    /// not the player's, `Conflict` if it is closed.
+    /// not the player's, `RoundClosed` if it is closed.
     async fn mines_step(
         &self,
         player_id: PlayerId,

@@ -341,7 +341,7 @@ impl Consumer for ExportConsumer {
                 .map_err(|e| match e {
                     // A concurrent exporter recorded some of these first: the
                     // retry filters them out (our objects stay orphans).
-                    StoreError::Conflict(m) => failure("commit", m),
+                    StoreError::AlreadyExported(m) => failure("commit", m),
                     other => failure("commit", other.to_string()),
                 })?;
             let (rows, bytes) = files

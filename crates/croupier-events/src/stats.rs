@@ -66,7 +66,7 @@ pub(crate) fn settled_bets(events: &[OutboxEvent]) -> Result<Vec<SettledBetEvent
 /// A store refusal of the data itself is not worth retrying; anything else is.
 pub(crate) fn store_error(e: StoreError) -> ConsumerError {
     match e {
-        StoreError::Conflict(m) => ConsumerError::Permanent(m),
+        StoreError::AlreadyExported(m) => ConsumerError::Permanent(m),
         other => ConsumerError::Transient(other.to_string()),
     }
 }

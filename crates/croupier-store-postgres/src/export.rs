@@ -23,7 +23,7 @@ async fn export_commit_tx(
     let fresh = inbox_insert(&mut *c, consumer, &ids, now).await?;
     if fresh.len() != ids.len() {
         // Rolled back by the caller: all or nothing.
-        return Err(StoreError::Conflict(format!(
+        return Err(StoreError::AlreadyExported(format!(
             "{} of {} events already exported",
             ids.len() - fresh.len(),
             ids.len()
@@ -47,7 +47,7 @@ async fn export_commit_tx(
         .await
         .map_err(db)?;
         if inserted.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::AlreadyExported(format!(
                 "export file {} already recorded",
                 f.path
             )));

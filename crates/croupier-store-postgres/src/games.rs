@@ -632,7 +632,7 @@ async fn open_mines_tx(c: &mut PgConnection, cmd: &OpenMinesCommand) -> StoreRes
     .await?;
     // Checked under the pair's lock, so a concurrent open or rotation is seen.
     if has_open_round(&mut *c, cmd.player_id).await? {
-        return Err(StoreError::Conflict("a mines round is already open".into()));
+        return Err(StoreError::MinesRoundOpen);
     }
     if balance < cmd.stake {
         return Err(StoreError::InsufficientFunds);
@@ -667,7 +667,7 @@ async fn open_mines_tx(c: &mut PgConnection, cmd: &OpenMinesCommand) -> StoreRes
     .await
     .map_err(|e| {
         if unique_violation(&e).is_some() {
-            StoreError::Conflict("a mines round is already open".into())
+            StoreError::MinesRoundOpen
         } else {
             db(e)
         }
@@ -686,10 +686,7 @@ async fn mines_step_tx(
         .await?
         .ok_or(StoreError::NotFound)?;
     if r.state != MinesState::Open {
-        return Err(StoreError::Conflict(format!(
-            "round is {}",
-            r.state.as_str()
-        )));
+        return Err(StoreError::RoundClosed { state: r.state });
     }
     let decide = decide
         .take()
@@ -781,7 +778,7 @@ async fn rotate_tx(
         .await
         .map_err(db)?;
         if has_open_round(&mut *c, player_id).await? {
-            return Err(StoreError::Conflict("a mines round is open".into()));
+            return Err(StoreError::MinesRoundOpen);
         }
         let revealed = match active {
             Some(id) => Some(pair(

@@ -52,7 +52,7 @@ impl ExportStore for SqliteStore {
                 let mut ids = std::collections::HashSet::new();
                 for (file, file_ids) in &files {
                     if known.exists([&file.path]).map_err(internal)? {
-                        return Err(StoreError::Conflict(format!(
+                        return Err(StoreError::AlreadyExported(format!(
                             "export file {} already recorded",
                             file.path
                         )));
@@ -61,7 +61,7 @@ impl ExportStore for SqliteStore {
                         if !ids.insert(*id)
                             || seen.exists((&consumer, id.to_string())).map_err(internal)?
                         {
-                            return Err(StoreError::Conflict(format!(
+                            return Err(StoreError::AlreadyExported(format!(
                                 "event {id} already exported"
                             )));
                         }

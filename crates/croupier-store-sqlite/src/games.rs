@@ -456,10 +456,7 @@ fn mines_step(
     let player = player_id.to_string();
     let mut r = round(c, &player, round_id)?.ok_or(StoreError::NotFound)?;
     if r.state != MinesState::Open {
-        return Err(StoreError::Conflict(format!(
-            "round is {}",
-            r.state.as_str()
-        )));
+        return Err(StoreError::RoundClosed { state: r.state });
     }
     let pair = pair_by_id(c, r.seed_pair_id)?;
     let step = decide(
@@ -595,7 +592,7 @@ impl GameStore for SqliteStore {
             .write(move |c| {
                 let player = player_id.to_string();
                 if has_open_round(c, &player)? {
-                    return Err(StoreError::Conflict("a mines round is open".into()));
+                    return Err(StoreError::MinesRoundOpen);
                 }
                 let revealed = c
                     .prepare_cached(&format!(
@@ -737,7 +734,7 @@ impl GameStore for SqliteStore {
             .write(move |c| {
                 let player = cmd.player_id.to_string();
                 if has_open_round(c, &player)? {
-                    return Err(StoreError::Conflict("a mines round is already open".into()));
+                    return Err(StoreError::MinesRoundOpen);
                 }
                 require_funds(c, &player, cmd.currency, cmd.stake)?;
                 let pair = active_or_new(c, &player, &cmd.first_seed, cmd.now)?;
@@ -763,7 +760,7 @@ impl GameStore for SqliteStore {
                 })
                 .map_err(|e| {
                     if is_unique_violation(&e) {
-                        StoreError::Conflict("a mines round is already open".into())
+                        StoreError::MinesRoundOpen
                     } else {
                         internal(e)
                     }

@@ -329,7 +329,7 @@ mod tests {
                 Box::new(insert(10)),
                 Box::new(|c: &Connection| {
                     insert(11)(c)?;
-                    Err(StoreError::Conflict("refused too late".into()))
+                    Err(StoreError::InsufficientFunds)
                 }),
                 Box::new(insert(12)),
             ],
@@ -341,7 +341,7 @@ mod tests {
             results[0]
         );
         assert!(
-            matches!(results[1], Err(StoreError::Conflict(_))),
+            matches!(results[1], Err(StoreError::InsufficientFunds)),
             "{:?}",
             results[1]
         );

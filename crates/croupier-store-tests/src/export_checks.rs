@@ -79,7 +79,7 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
         .export_commit("export", &[(c.clone(), vec![ids[3], ids[1]])], now())
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::AlreadyExported(_)), "{err:?}");
     assert_eq!(
         store.export_unseen("export", &ids).await.unwrap(),
         ids[3..].to_vec()
@@ -89,7 +89,7 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
         .export_commit("export", &[(a.clone(), vec![ids[3]])], now())
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::AlreadyExported(_)), "{err:?}");
     assert_eq!(
         store
             .export_unseen("export", &ids[3..])

@@ -648,10 +648,10 @@ pub async fn refused_bets_change_nothing(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::InsufficientFunds), "{err:?}");
     // A settlement that fails (e.g. payout over the cap) rolls everything back.
     let mut cmd = bet_cmd(p.id, 10);
-    cmd.settle = Box::new(|_| Err(StoreError::Conflict("payout over cap".into())));
+    cmd.settle = Box::new(|_| Err(StoreError::Internal("payout over cap".into())));
     assert!(matches!(
         place(&*store, cmd).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Internal(m)) if m == "payout over cap"
     ));
     let pair = store
         .active_seed_pair(p.id, seeds("x"), now())
@@ -820,11 +820,11 @@ pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
     );
     assert!(matches!(
         store.open_mines(open_cmd(p.id, 100)).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::MinesRoundOpen)
     ));
     assert!(matches!(
         store.rotate_seed_pair(p.id, seeds("r"), now()).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::MinesRoundOpen)
     ));
     let (r1, bet) = store
         .mines_step(
@@ -889,7 +889,7 @@ pub async fn mines_rounds_open_step_settle_and_cancel(store: Arc<dyn Store>) {
                 now()
             )
             .await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::RoundClosed { .. })
     ));
     let stranger = new_player(&*store, "stranger").await;
     assert!(matches!(

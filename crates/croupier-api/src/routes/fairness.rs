@@ -198,7 +198,7 @@ pub async fn rotate(
         )
         .await
         .map_err(|e| match e {
-            croupier_core::StoreError::Conflict(_) => ApiError::new(
+            croupier_core::StoreError::MinesRoundOpen => ApiError::new(
                 StatusCode::CONFLICT,
                 "mines_round_open",
                 "Finish the open mines round before rotating seeds",

@@ -119,9 +119,6 @@ async fn owned_round(state: &AppState, me: &Authed, round_id: &str) -> ApiResult
 fn round_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::not_found("round_not_found", "No such round"),
-        StoreError::Conflict(d) => {
-            ApiError::new(StatusCode::CONFLICT, "round_closed", "The round is closed").detail(d)
-        }
         e => e.into(),
     }
 }
@@ -156,7 +153,7 @@ pub async fn open(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::new(
+            StoreError::MinesRoundOpen => ApiError::new(
                 StatusCode::CONFLICT,
                 "round_already_open",
                 "Finish your open round first",
@@ -267,7 +264,7 @@ pub async fn reveal(
     let cap = payout_cap(&state, current.currency);
     let decide: MinesDecide = Box::new(move |r: &MinesRound, d: Draw<'_>| {
         if r.revealed.contains(&tile) {
-            return Err(StoreError::Conflict("tile already revealed".into()));
+            return Err(StoreError::TileRevealed);
         }
         let positions = mine_positions(d.server_seed, d.client_seed, d.nonce, r.mines)
             .map_err(|e| StoreError::Internal(e.message))?;

@@ -208,7 +208,7 @@ async fn batched_bets_settle_and_fail_independently() {
                 2 => bet(
                     victim,
                     10,
-                    Box::new(|_| Err(StoreError::Conflict("engine refused".into()))),
+                    Box::new(|_| Err(StoreError::Internal("engine refused".into()))),
                 ),
                 5 => bet(victim, 0, even_wins(0)),
                 _ => bet(victim, 10, even_wins(10)),
@@ -243,7 +243,7 @@ async fn batched_bets_settle_and_fail_independently() {
         assert_eq!(victim_errors.len(), 2, "{victim_errors:?}");
         assert!(victim_errors
             .iter()
-            .any(|e| matches!(e, StoreError::Conflict(_))));
+            .any(|e| matches!(e, StoreError::Internal(m) if m == "engine refused")));
         assert!(victim_errors
             .iter()
             .any(|e| matches!(e, StoreError::Internal(_))));
