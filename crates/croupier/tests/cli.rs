@@ -1188,3 +1188,105 @@ fn serve_reaches_redis_over_verified_tls() {
         "a feed went live with an unverified server"
     );
 }
+
+/// The docs' root, from this crate.
+fn doc(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// docs/cli.md lists exactly the subcommands the binary has, each with flags
+/// its `--help` knows: a documented command or flag that no longer exists
+/// fails here, and so does a new subcommand nobody documented.
+#[test]
+fn the_cli_reference_lists_every_command_and_only_real_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let (out, stdout, stderr) = run(croupier(dir.path()).args(args).arg("--help"));
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        stdout
+    };
+    let reference = doc("docs/cli.md");
+    let rows: Vec<&str> = reference
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `croupier "))
+        .map(|l| l.split('`').next().unwrap())
+        .collect();
+    for row in &rows {
+        let words: Vec<&str> = row
+            .split_whitespace()
+            .take_while(|w| {
+                !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .collect();
+        let text = help(&words);
+        for flag in row.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if flag.starts_with("--") {
+                assert!(
+                    text.contains(flag),
+                    "`croupier {row}`: {flag} is not in its --help"
+                );
+            }
+        }
+    }
+    let top = help(&[]);
+    let commands = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap();
+    for name in commands.lines().filter_map(|l| l.split_whitespace().next()) {
+        if name != "help" {
+            assert!(
+                rows.iter()
+                    .any(|r| r.split_whitespace().next() == Some(name)),
+                "`croupier {name}` is not in docs/cli.md"
+            );
+        }
+    }
+}
+
+/// docs/configuration.md's table names exactly the sections of the default
+/// configuration (whose comments document every key).
+#[test]
+fn the_configuration_reference_names_every_section() {
+    let defaults: toml::Table = croupier::config::DEFAULT_TOML.parse().unwrap();
+    let mut real = std::collections::BTreeSet::new();
+    fn walk(prefix: &str, t: &toml::Table, out: &mut std::collections::BTreeSet<String>) {
+        for (k, v) in t {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(inner) if !inner.is_empty() || k == "overrides" => {
+                    out.insert(name.clone());
+                    walk(&name, inner, out);
+                }
+                toml::Value::Array(items)
+                    if items.iter().all(|i| i.is_table()) && !items.is_empty() =>
+                {
+                    out.insert(name);
+                }
+                _ => {}
+            }
+        }
+    }
+    walk("", &defaults, &mut real);
+    // Inline tables are values, not sections.
+    real.retain(|s| !s.starts_with("http.rate_limits.") && !s.starts_with("missions."));
+    let reference = doc("docs/configuration.md");
+    let documented: std::collections::BTreeSet<String> = reference
+        .split('`')
+        .filter(|s| s.starts_with('[') && s.ends_with(']'))
+        .map(|s| s.trim_matches(|c| c == '[' || c == ']').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        documented, real,
+        "docs/configuration.md's sections vs the default configuration"
+    );
+}
