@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use croupier_core::revocation::RevocationFeed;
-use croupier_core::*;
+use croupier_core::{Player, TokenHash};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -467,6 +467,7 @@ pub async fn require_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use croupier_core::{PlayerId, Role};
 
     #[test]
     fn tokens_are_256_bit_hex_and_distinct() {

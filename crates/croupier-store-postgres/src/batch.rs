@@ -34,7 +34,10 @@ use crate::games::{
 };
 use crate::{db, internal, retryable, MAX_ATTEMPTS};
 use croupier_core::backoff::Backoff;
-use croupier_core::*;
+use croupier_core::{
+    event_type, system_account, within_ceiling, BetRecord, Draw, IdempotencyBegin, Idempotent,
+    SeedPair, StoreError, StoreResult,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};

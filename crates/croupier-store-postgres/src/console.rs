@@ -7,7 +7,7 @@ use crate::{db, from_millis, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::console::*;
-use croupier_core::*;
+use croupier_core::{PlayerId, Role, StoreResult};
 use sqlx::Row;
 
 #[async_trait]

@@ -4,7 +4,7 @@ use crate::{db, from_millis, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::dead_letters::*;
-use croupier_core::*;
+use croupier_core::{OutboxEvent, PlayerId, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 

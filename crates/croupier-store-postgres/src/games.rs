@@ -13,7 +13,12 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::GameStore;
-use croupier_core::*;
+use croupier_core::{
+    event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
+    BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
+    MinesRound, MinesState, MinesStep, NewSeedPair, OpenMinesCommand, Outcome, PlayerId, SeedPair,
+    Settle, StoreError, StoreResult, StoredResponse,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;

@@ -4,7 +4,11 @@ use crate::{currency, db, emit, from_millis, in_tx, internal, millis, PostgresSt
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::LedgerStore;
-use croupier_core::*;
+use croupier_core::{
+    event_type, system_account, txn_kind, AdjustCommand, AdjustReceipt, AuditReport, ClaimCommand,
+    ClaimReceipt, CurrencyAudit, CurrencyCode, PlayerId, StoreError, StoreResult, WalletEntry,
+    MAX_BALANCE,
+};
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;

@@ -27,8 +27,8 @@ pub use batch::BetPathStats;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use croupier_core::ports::*;
-use croupier_core::*;
+use croupier_core::ports::{IdempotencyStore, Store};
+use croupier_core::{CurrencyCode, IdempotencyBegin, StoreError, StoreResult, StoredResponse};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::PgConnection;
 use std::str::FromStr;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use croupier_core::events::SettledBetEvent;
 use croupier_core::missions::*;
 use croupier_core::ports::MissionStore;
-use croupier_core::*;
+use croupier_core::{event_type, system_account, txn_kind, PlayerId, StoreError, StoreResult};
 use sqlx::PgConnection;
 
 /// Adds `n` to a (mission, player, period)'s progress; returns the new value.

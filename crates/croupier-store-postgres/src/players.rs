@@ -5,7 +5,10 @@ use crate::{db, from_millis, internal, millis, unique_violation, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::{PlayerStore, SessionStore};
-use croupier_core::*;
+use croupier_core::{
+    event_type, BlockChange, BlockCommand, NewPlayer, NewSession, Player, PlayerCredentials,
+    PlayerId, Role, SessionRecord, StoreError, StoreResult, TokenHash,
+};
 use uuid::Uuid;
 
 type PlayerRow = (Uuid, String, String, i64, String, Option<i64>);

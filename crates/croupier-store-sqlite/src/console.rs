@@ -6,7 +6,7 @@ use crate::{from_millis, internal, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::console::*;
-use croupier_core::*;
+use croupier_core::{PlayerId, Role, StoreResult};
 use rusqlite::Row;
 
 /// id, username, roles, created_at, blocked_at, blocked_reason.

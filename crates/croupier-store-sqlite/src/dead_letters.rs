@@ -4,7 +4,7 @@ use crate::{from_millis, internal, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::dead_letters::*;
-use croupier_core::*;
+use croupier_core::{OutboxEvent, PlayerId, StoreResult};
 
 const COLUMNS: &str = "id, consumer, event_id, event_type, position, payload, created_at,
     attempts, last_error, first_failed_at, last_failed_at, producer, traceparent";

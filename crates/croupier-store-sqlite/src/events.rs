@@ -5,8 +5,8 @@ use crate::{from_millis, internal, millis, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::*;
-use croupier_core::ports::*;
-use croupier_core::*;
+use croupier_core::ports::{OutboxStore, StatsStore};
+use croupier_core::{CurrencyCode, OutboxEvent, PlayerId, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 

@@ -5,7 +5,12 @@ use crate::{emit, from_millis, internal, is_unique_violation, millis, SqliteStor
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::GameStore;
-use croupier_core::*;
+use croupier_core::{
+    event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
+    BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
+    MinesRound, MinesState, MinesStep, NewSeedPair, OpenMinesCommand, Outcome, PlayerId, SeedPair,
+    StoreError, StoreResult, StoredResponse,
+};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 const PAIR_COLUMNS: &str =

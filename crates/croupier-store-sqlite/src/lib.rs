@@ -20,8 +20,8 @@ mod writer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use croupier_core::ports::*;
-use croupier_core::*;
+use croupier_core::ports::{IdempotencyStore, Store};
+use croupier_core::{IdempotencyBegin, StoreError, StoreResult, StoredResponse};
 use readers::ReadPool;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,10 @@ use crate::{emit, from_millis, internal, is_unique_violation, millis, SqliteStor
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::ports::{PlayerStore, SessionStore};
-use croupier_core::*;
+use croupier_core::{
+    event_type, BlockChange, BlockCommand, NewPlayer, NewSession, Player, PlayerCredentials,
+    PlayerId, Role, SessionRecord, StoreError, StoreResult, TokenHash,
+};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 const PLAYER_COLUMNS: &str = "id, username, roles, created_at, password_hash, blocked_at";

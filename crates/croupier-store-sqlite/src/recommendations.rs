@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use croupier_core::events::SettledBetEvent;
 use croupier_core::ports::RecommendationStore;
 use croupier_core::recommendations::*;
-use croupier_core::*;
+use croupier_core::{PlayerId, StoreResult};
 use std::collections::BTreeMap;
 
 #[async_trait]

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use croupier::config::{Config, LogFormat};
-use croupier_core::*;
+use croupier_core::{NewPlayer, PlayerId, Role};
 use figment::value::{Dict, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use croupier_core::*;
+use croupier_core::{AdjustCommand, AuditReport, BlockCommand, PlayerId, Role, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use croupier_core::ratelimit::{Quota, RateDecision};
-use croupier_core::*;
+use croupier_core::{NewPlayer, NewSession, Player, PlayerId, Role};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::ToSchema;

@@ -12,7 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use croupier_core::*;
+use croupier_core::{
+    BetCommand, BetRecord, CurrencyCode, Draw, GameOverride, Idempotent, IdempotentCommand,
+    Outcome, Settle, StoreError, StoredResponse,
+};
 use croupier_fair::{play, Game, GameParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -13,7 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use croupier_core::*;
+use croupier_core::{
+    BetRecord, CurrencyCode, Draw, MinesDecide, MinesRound, MinesState, MinesStep,
+    OpenMinesCommand, Outcome, StoreError,
+};
 use croupier_fair::games::mines::TILES;
 use croupier_fair::{mine_positions, mines_multiplier, Game, Multiplier};
 use serde::{Deserialize, Serialize};
