@@ -1,7 +1,7 @@
 //! The analytics export's record of written objects, under the export
 //! consumer's inbox.
 
-use crate::events::inbox_insert;
+use crate::outbox::inbox_insert;
 use crate::{db, from_millis, in_tx, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};

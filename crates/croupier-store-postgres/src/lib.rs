@@ -14,14 +14,15 @@
 mod batch;
 mod console;
 mod dead_letters;
-mod events;
 mod export;
 mod games;
 mod ledger;
 mod missions;
+mod outbox;
 mod players;
 mod recommendations;
 mod replica;
+mod stats;
 
 pub use batch::BetPathStats;
 

@@ -1,8 +1,8 @@
 //! Missions: admin-set rules, progress per (mission, player, period) and
 //! rewards, applied by the `missions` consumer under its inbox.
 
-use crate::events::inbox_insert;
 use crate::ledger::{post_transaction, Leg};
+use crate::outbox::inbox_insert;
 use crate::{db, emit, in_tx, internal, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

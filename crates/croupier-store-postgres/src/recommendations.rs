@@ -1,7 +1,7 @@
 //! The `recommendations` consumer's inbox-guarded projection: play
 //! histories, co-play counts and bets per game and day.
 
-use crate::events::inbox_insert;
+use crate::outbox::inbox_insert;
 use crate::{db, from_millis, in_tx, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -7,15 +7,16 @@
 pub mod backup;
 mod console;
 mod dead_letters;
-mod events;
 mod export;
 mod games;
 mod ledger;
 mod migrate;
 mod missions;
+mod outbox;
 mod players;
 mod readers;
 mod recommendations;
+mod stats;
 mod writer;
 
 use async_trait::async_trait;
