@@ -76,16 +76,22 @@ checks!(
     revealed_seed_pairs_page_newest_first,
 );
 
-/// Runs every check, each on a fresh store from `fresh`.
+/// Runs every check, each on a fresh store from `fresh` and in a task of its
+/// own, so one failure does not hide the others: each failing check's panic
+/// is printed as it happens, and the run fails at the end naming them all.
 pub async fn run_all<F, Fut>(fresh: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
 {
+    let mut failed = Vec::new();
     for (name, check) in CHECKS {
         eprintln!("conformance: {name}");
-        check(fresh().await).await;
+        if tokio::spawn(check(fresh().await)).await.is_err() {
+            failed.push(*name);
+        }
     }
+    assert!(failed.is_empty(), "conformance checks failed: {failed:?}");
 }
 
 fn now() -> chrono::DateTime<Utc> {
