@@ -85,6 +85,9 @@ pub struct HttpConfig {
     /// A request holding an Idempotency-Key that has not finished after this long
     /// (its instance died) may be retried with the same key.
     pub idempotency_lease_secs: u64,
+    /// Idempotency keys are forgotten this many hours after their first
+    /// request (0 keeps them): a retry after that is a new request.
+    pub idempotency_retention_hours: u64,
     /// Take the client IP from X-Forwarded-For: the last address, the one the
     /// proxy appended (only behind one trusted proxy).
     pub trust_forwarded_for: bool,
@@ -206,6 +209,7 @@ impl Default for HttpConfig {
         Self {
             body_limit_bytes: 64 * 1024,
             idempotency_lease_secs: 60,
+            idempotency_retention_hours: 24,
             trust_forwarded_for: false,
             game_stats_cache_secs: 5,
             max_in_flight: 1024,

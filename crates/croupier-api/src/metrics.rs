@@ -73,6 +73,7 @@ pub const CATALOG: &[(&str, Kind, &str)] = &[
     // Events
     ("croupier_outbox_backlog", Kind::Gauge, "Outbox events not yet published."),
     ("croupier_outbox_pruned_total", Kind::Counter, "Published outbox events deleted after the retention."),
+    ("croupier_retention_pruned_total", Kind::Counter, "Inbox records and idempotency keys deleted after their retention, by table."),
     ("croupier_events_published_total", Kind::Counter, "Events the relay delivered to the bus, by bus."),
     ("croupier_events_publish_failed_total", Kind::Counter, "Events the bus did not take (published again later), by bus."),
     ("croupier_events_duplicates_total", Kind::Counter, "Publishes JetStream recognised as duplicates."),

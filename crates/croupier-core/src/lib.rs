@@ -19,6 +19,7 @@ pub mod notify;
 pub mod ports;
 pub mod ratelimit;
 pub mod recommendations;
+pub mod retention;
 pub mod revocation;
 pub mod trace;
 pub mod types;

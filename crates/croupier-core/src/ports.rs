@@ -312,6 +312,7 @@ pub trait Store:
     + crate::dead_letters::ReplayStore
     + crate::export::ExportStore
     + crate::console::ConsoleStore
+    + crate::retention::RetentionStore
 {
     /// Cheap liveness check of the backend, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -18,6 +18,7 @@
 
 mod consumer;
 pub mod export;
+mod housekeeping;
 mod inprocess;
 pub mod jetstream;
 pub mod missions;
@@ -33,6 +34,7 @@ pub use consumer::{
 };
 pub use croupier_core::dead_letters::{Redrive, RedriveError, Redriver};
 pub use export::{ExportConsumer, ExportOptions, ObjectLocation};
+pub use housekeeping::{Housekeeper, HousekeepingOptions, Tidied};
 pub use inprocess::InProcessBus;
 pub use missions::MissionsConsumer;
 pub use notifications::NotificationsConsumer;

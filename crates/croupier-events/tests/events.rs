@@ -1183,3 +1183,61 @@ async fn a_jetstream_worker_killed_mid_batch_resumes_without_loss_or_double_effe
     assert_eq!(stats, expected);
     assert_eq!(store.dead_letter_count().await.unwrap(), 0);
 }
+
+/// Housekeeping deletes what only deduplicates once it is past its
+/// retention, at whatever time the tick is given, and nothing younger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_prunes_inboxes_and_idempotency_keys_past_their_retention() {
+    let (store, _dir) = sqlite();
+    let p = players(&store, "tidy", 1).await.remove(0);
+    bets(&store, &p, 3).await;
+    let bus = Arc::new(InProcessBus::new(
+        vec![Arc::new(StatsConsumer::new(store.clone()))],
+        Arc::new(RecordingDeadLetters::default()),
+        5,
+    ));
+    let relay = Relay::new(
+        store.clone(),
+        bus,
+        relay_opts(100, chrono::Duration::seconds(30)),
+    );
+    assert_eq!(relay.step().await.unwrap().published, 5);
+    let t = croupier_core::now();
+    let lease = chrono::Duration::seconds(30);
+    store
+        .idempotency_begin("s", "k", [1; 32], t, lease)
+        .await
+        .unwrap();
+    let resp = StoredResponse {
+        status: 201,
+        body: b"{}".to_vec(),
+    };
+    store.idempotency_complete("s", "k", resp).await.unwrap();
+
+    let keeper = Housekeeper::new(
+        store.clone(),
+        HousekeepingOptions {
+            interval: Duration::from_secs(10),
+            consumers: vec!["stats".into(), "unused".into()],
+            inbox_retention: Some(chrono::Duration::hours(1)),
+            idempotency_retention: Some(chrono::Duration::hours(24)),
+        },
+    );
+    assert_eq!(
+        keeper.tick(t).await,
+        Tidied::default(),
+        "nothing is old yet"
+    );
+    let two_hours_on = keeper.tick(t + chrono::Duration::hours(2)).await;
+    assert_eq!((two_hours_on.inbox, two_hours_on.idempotency), (3, 0));
+    let a_day_on = keeper.tick(t + chrono::Duration::hours(25)).await;
+    assert_eq!((a_day_on.inbox, a_day_on.idempotency), (0, 1));
+    assert_eq!(
+        store
+            .idempotency_begin("s", "k", [1; 32], t, lease)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started,
+        "a forgotten key starts afresh"
+    );
+}

@@ -22,6 +22,7 @@ mod outbox;
 mod players;
 mod recommendations;
 mod replica;
+mod retention;
 mod stats;
 
 pub use batch::BetPathStats;

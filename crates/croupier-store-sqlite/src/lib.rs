@@ -16,6 +16,7 @@ mod outbox;
 mod players;
 mod readers;
 mod recommendations;
+mod retention;
 mod stats;
 mod writer;
 
@@ -180,6 +181,10 @@ fn spawn_checkpointer(
     Ok(stop)
 }
 
+/// What a rewound WAL file is truncated to: enough that it rarely grows again
+/// right away, far below the size it reaches under load.
+const WAL_KEPT_BYTES: u64 = 64 << 20;
+
 fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(internal)?;
@@ -189,9 +194,12 @@ fn configure(conn: &Connection, sync: Synchronous) -> StoreResult<()> {
     };
     // temp_store = MEMORY keeps SQLite's temporary files (statement journals)
     // in memory: on files they cost a third of the writer's time (perf).
+    // journal_size_limit: a rewound WAL keeps its file at its largest size
+    // (up to twice the writer's limit) unless truncated at its next commit.
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;
+         PRAGMA journal_size_limit = {WAL_KEPT_BYTES};"
     ))
     .map_err(internal)?;
     conn.set_prepared_statement_cache_capacity(64);

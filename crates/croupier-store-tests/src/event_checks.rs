@@ -157,7 +157,13 @@ pub async fn concurrent_claimers_get_disjoint_events(store: Arc<dyn Store>) {
     assert_eq!(seen, all);
 }
 
-fn settled(player: PlayerId, game: &str, stake: i64, payout: i64, win: bool) -> SettledBetEvent {
+pub(crate) fn settled(
+    player: PlayerId,
+    game: &str,
+    stake: i64,
+    payout: i64,
+    win: bool,
+) -> SettledBetEvent {
     SettledBetEvent {
         event_id: uuid::Uuid::now_v7(),
         at: now(),

@@ -17,6 +17,7 @@ mod export_checks;
 mod ledger_limit_checks;
 mod mission_checks;
 mod recommendation_checks;
+mod retention_checks;
 mod seed_checks;
 pub use catalog_checks::*;
 pub use console_checks::*;
@@ -26,6 +27,7 @@ pub use export_checks::*;
 pub use ledger_limit_checks::*;
 pub use mission_checks::*;
 pub use recommendation_checks::*;
+pub use retention_checks::*;
 pub use seed_checks::*;
 
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -74,6 +76,8 @@ checks!(
     console_searches_players_and_reads_the_audit_log,
     console_counts_live_sessions_and_play_in_a_window,
     revealed_seed_pairs_page_newest_first,
+    inbox_records_are_pruned_by_event_age,
+    idempotency_keys_are_pruned_by_age,
 );
 
 /// Runs every check, each on a fresh store from `fresh` and in a task of its
@@ -94,7 +98,7 @@ where
     assert!(failed.is_empty(), "conformance checks failed: {failed:?}");
 }
 
-fn now() -> chrono::DateTime<Utc> {
+pub(crate) fn now() -> chrono::DateTime<Utc> {
     // Millisecond precision, as every backend stores it.
     Utc::now()
         .duration_trunc(Duration::milliseconds(1))

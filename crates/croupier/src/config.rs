@@ -219,6 +219,13 @@ pub struct EventsConfig {
     /// Published events are deleted from the outbox after this many hours
     /// (0 keeps them).
     pub outbox_retention_hours: u64,
+    /// A consumer's record of an event it applied (its inbox) is deleted
+    /// after this many hours (0 keeps them). It must outlast every way the
+    /// event can come again: the outbox and stream retentions.
+    pub inbox_retention_hours: u64,
+    /// Pause between housekeeping passes (relay role): retention deletes
+    /// and the refresh of the store's planner statistics.
+    pub housekeeping_interval_secs: u64,
 }
 
 impl Default for EventsConfig {
@@ -229,6 +236,8 @@ impl Default for EventsConfig {
             lease_secs: 30,
             max_attempts: 10,
             outbox_retention_hours: 168,
+            inbox_retention_hours: 336,
+            housekeeping_interval_secs: 10,
         }
     }
 }
@@ -561,6 +570,10 @@ impl Config {
                     .into(),
             );
         }
+        self.validate_inbox_retention()?;
+        if e.housekeeping_interval_secs == 0 || e.housekeeping_interval_secs > 86_400 {
+            return Err("events.housekeeping_interval_secs: must be 1-86400".into());
+        }
         if self.nats.ack_wait_secs == 0 || self.nats.connect_timeout_secs == 0 {
             return Err(
                 "nats.ack_wait_secs and nats.connect_timeout_secs: must be at least 1".into(),
@@ -569,6 +582,48 @@ impl Config {
         self.jetstream_options()
             .validate()
             .map_err(|e| format!("nats.stream_prefix: {e}"))
+    }
+
+    /// An inbox record pruned while its event can still come again would let
+    /// that event apply twice: from the outbox (`events replay`, a lapsed
+    /// lease) or from a stream (a consumer re-created from its start).
+    fn validate_inbox_retention(&self) -> Result<(), String> {
+        let inbox = self.events.inbox_retention_hours;
+        if inbox == 0 {
+            return Ok(());
+        }
+        let mut outlasts = vec![(
+            "events.outbox_retention_hours",
+            self.events.outbox_retention_hours,
+        )];
+        if self.nats_url.is_some() {
+            outlasts.push(("nats.max_age_hours", self.nats.max_age_hours));
+        }
+        for (key, hours) in outlasts {
+            if hours == 0 || inbox < hours {
+                return Err(format!(
+                    "events.inbox_retention_hours: must be 0 (keep) or at least {key} \
+                     ({hours}, where 0 keeps events forever), or a redelivered event could \
+                     apply twice"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Housekeeping's settings, from `[events]` and `[http]`, pruning the
+    /// inboxes of `consumers`.
+    pub fn housekeeping_options(
+        &self,
+        consumers: Vec<String>,
+    ) -> croupier_events::HousekeepingOptions {
+        let hours = |h: u64| (h > 0).then(|| chrono::Duration::hours(h.min(1 << 30) as i64));
+        croupier_events::HousekeepingOptions {
+            interval: std::time::Duration::from_secs(self.events.housekeeping_interval_secs),
+            consumers,
+            inbox_retention: hours(self.events.inbox_retention_hours),
+            idempotency_retention: hours(self.http.idempotency_retention_hours),
+        }
     }
 
     /// JetStream streams and consumers, from `[nats]` and `[events]`.
@@ -880,6 +935,38 @@ mod tests {
             documented, real,
             "assets/default-config.toml drifted from Config::default()"
         );
+    }
+
+    #[test]
+    fn an_inbox_record_outlasts_every_redelivery_of_its_event() {
+        let check = |inbox: u64, outbox: u64, nats: Option<u64>| {
+            let mut cfg = Config::default();
+            cfg.events.inbox_retention_hours = inbox;
+            cfg.events.outbox_retention_hours = outbox;
+            if let Some(age) = nats {
+                cfg.nats_url = Some("nats://127.0.0.1:4222".into());
+                cfg.nats.max_age_hours = age;
+            }
+            cfg.validate()
+        };
+        assert!(check(336, 168, None).is_ok());
+        assert!(check(168, 168, Some(168)).is_ok());
+        assert!(check(0, 0, Some(0)).is_ok(), "0 keeps every record");
+        for (inbox, outbox, nats) in [
+            (100, 168, None),
+            (200, 0, None),
+            (200, 168, Some(0)),
+            (200, 168, Some(300)),
+        ] {
+            let err = check(inbox, outbox, nats).unwrap_err();
+            assert!(err.starts_with("events.inbox_retention_hours"), "{err}");
+        }
+        let mut cfg = Config::default();
+        cfg.events.housekeeping_interval_secs = 0;
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .starts_with("events.housekeeping_interval_secs"));
     }
 
     #[test]

@@ -7,8 +7,8 @@ use anyhow::Context;
 use croupier_core::ports::Store;
 use croupier_events::jetstream::{self, JetStreamBus, JetStreamSource};
 use croupier_events::{
-    Bus, CancellationToken, Consumer, ExportConsumer, InProcessBus, MissionsConsumer, Relay,
-    StatsConsumer, StoreDeadLetters,
+    Bus, CancellationToken, Consumer, ExportConsumer, Housekeeper, InProcessBus, MissionsConsumer,
+    Relay, StatsConsumer, StoreDeadLetters,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +78,15 @@ impl Events {
         let roles = cfg.roles;
         if !(roles.worker || roles.relay) {
             return Ok(Self { stop, tasks });
+        }
+        if roles.relay {
+            // Every consumer that keeps an inbox, wherever it runs.
+            let names = consumers(cfg, &store)
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect();
+            let keeper = Housekeeper::new(store.clone(), cfg.housekeeping_options(names));
+            tasks.push(tokio::spawn(keeper.run(stop.clone())));
         }
         let dead_letters = Arc::new(StoreDeadLetters::new(store.clone()));
         if roles.worker {

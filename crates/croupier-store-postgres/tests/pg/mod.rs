@@ -4,6 +4,7 @@
 
 use super::{admin_pool, create_schema, drop_schemas, schema_name, server_url};
 use croupier_core::ports::*;
+use croupier_core::retention::RetentionStore;
 use croupier_core::*;
 use croupier_store_postgres::{PostgresOptions, PostgresStore};
 use sqlx::PgPool;
@@ -508,6 +509,45 @@ async fn a_url_asking_for_verified_tls_gets_it() {
             PgPool::connect(&wrong).await.is_err(),
             "an unverified server was accepted"
         );
+    })
+    .await;
+}
+
+/// A table that grew is analyzed by the store itself (not by autovacuum,
+/// which may be off or late), so plans cached while it was empty are
+/// replanned; a table analyzed since is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_analyzes_tables_that_grew() {
+    with_schemas(1, |url, schemas| async move {
+        let store = store(&url, &schemas[0], |_| {}).await;
+        assert!(
+            store.maintain().await.unwrap().is_empty(),
+            "nothing changed yet"
+        );
+        for i in 0..120 {
+            croupier_store_tests::new_player(&store, &format!("grower{i}")).await;
+        }
+        // Activity statistics reach the server's counters within seconds.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let analyzed = loop {
+            let tables = store.maintain().await.unwrap();
+            if tables.iter().any(|t| t == "players") || Instant::now() > deadline {
+                break tables;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(analyzed.iter().any(|t| t == "players"), "{analyzed:?}");
+        let manual: bool = sqlx::query_scalar(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables
+             WHERE schemaname = current_schema() AND relname = 'players'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(manual, "players was analyzed by the store");
+        let again = store.maintain().await.unwrap();
+        assert!(!again.iter().any(|t| t == "players"), "{again:?}");
+        store.close().await;
     })
     .await;
 }
