@@ -13,7 +13,8 @@
 #
 # Knobs (environment): PG (server URL without a database), DURATION (s per
 # phase), PLAYERS, CLIENTS (pgbench), CONCURRENCY (croupier-bench max mode),
-# CARGO_TARGET_DIR, OUT, PORT, and any CROUPIER_DATABASE__* setting, e.g.
+# BIN (directory of the binaries), CARGO_TARGET_DIR, OUT, PORT, and any
+# CROUPIER_DATABASE__* setting, e.g.
 # CROUPIER_DATABASE__BET_BATCH_MAX=1 to measure without batching.
 set -euo pipefail
 
@@ -23,7 +24,7 @@ PLAYERS=${PLAYERS:-100}
 CLIENTS=${CLIENTS:-32}
 CONCURRENCY=${CONCURRENCY:-64}
 PORT=${PORT:-18182}
-BIN=${CARGO_TARGET_DIR:-target}/release
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 OUT=${OUT:-$(mktemp -d /tmp/pg-compare-XXXXXX)}
 HERE=$(cd "$(dirname "$0")" && pwd)
 RUN=$(date +%s)_$$
@@ -58,7 +59,11 @@ pgbench -n -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" -D players="$PLAYERS" \
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$OUT/pgbench.txt")
 cat "$OUT/pgbench.txt" >&2
 
-# 2. Croupier on PostgreSQL: its own database, migrated by `serve`.
+# 2. Croupier on PostgreSQL: its own database, migrated by `serve`. Setup is
+# unmeasured (no auth quota), and the per-player bet quota would cap a run
+# with one player: both off unless set.
+export CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT=${CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT:-0}
+export CROUPIER_HTTP__RATE_LIMITS__BETS__LIMIT=${CROUPIER_HTTP__RATE_LIMITS__BETS__LIMIT:-0}
 createdb --maintenance-db="$PG/postgres" "$CR_DB"
 "$BIN/croupier" serve --listen "127.0.0.1:$PORT" --database-url "$PG/$CR_DB" > "$OUT/serve.log" 2>&1 &
 SERVER=$!

@@ -60,9 +60,58 @@ pub struct Args {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout: u64,
 
+    /// The measured request: `bet` (POST /v1/games/dice/bets, 201), `wallets`
+    /// (GET /v1/wallets, 200), `me` (GET /v1/me, 200), each as the next
+    /// player; `hello` (GET /, 200, no players: a baseline server such as
+    /// `hello-axum`).
+    #[arg(long, value_enum, default_value_t = RequestKind::Bet)]
+    pub request: RequestKind,
+
     /// Permit a target host that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RequestKind {
+    Bet,
+    Wallets,
+    Me,
+    Hello,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bet => "bet",
+            Self::Wallets => "wallets",
+            Self::Me => "me",
+            Self::Hello => "hello",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Bet => "/v1/games/dice/bets",
+            Self::Wallets => "/v1/wallets",
+            Self::Me => "/v1/me",
+            Self::Hello => "/",
+        }
+    }
+
+    /// The status that counts as a success.
+    pub fn ok_status(self) -> u16 {
+        if self == Self::Bet {
+            201
+        } else {
+            200
+        }
+    }
+
+    /// Whether each request is a player's (so players are set up first).
+    pub fn as_player(self) -> bool {
+        self != Self::Hello
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

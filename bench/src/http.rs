@@ -65,15 +65,27 @@ pub async fn post_json(
 
 /// GETs a path and drains the body; used to open pooled connections ahead of the run.
 pub async fn get(client: &HttpClient, uri: &Uri) -> Result<StatusCode> {
+    Ok(get_as(client, uri, None).await?.0)
+}
+
+/// GETs a path, as a player if `bearer` is given; the status and the body.
+pub async fn get_as(
+    client: &HttpClient,
+    uri: &Uri,
+    bearer: Option<&HeaderValue>,
+) -> Result<(StatusCode, Bytes)> {
     let mut req = Request::new(Full::new(Bytes::new()));
     *req.uri_mut() = uri.clone();
-    let resp = client
-        .request(req)
+    if let Some(b) = bearer {
+        req.headers_mut().insert(AUTHORIZATION, b.clone());
+    }
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
         .await
+        .map_err(|_| anyhow!("GET {uri}: timed out"))?
         .with_context(|| format!("GET {uri}"))?;
     let status = resp.status();
-    resp.into_body().collect().await?;
-    Ok(status)
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    Ok((status, bytes))
 }
 
 pub fn bearer(token: &str) -> Result<HeaderValue> {

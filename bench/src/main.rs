@@ -8,8 +8,7 @@ mod setup;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use cli::{Args, Mode, Target};
-use hyper::StatusCode;
+use cli::{Args, Mode, RequestKind, Target};
 use report::{Latency, Report};
 use run::{Bets, Stats};
 use std::process::ExitCode;
@@ -54,26 +53,37 @@ async fn bench(args: Args, target: Target) -> Result<()> {
         bail!("GET /livez answered {s}");
     }
 
-    eprintln!("run {run_id}: setting up {} players", args.players);
-    let t = Instant::now();
-    let auths = setup::players(
-        &client,
-        &target,
-        &run_id,
-        args.players,
-        args.setup_concurrency,
-    )
-    .await?;
-    eprintln!("setup done in {:.1} s", t.elapsed().as_secs_f64());
+    let kind = args.request;
+    let auths = if kind.as_player() {
+        eprintln!("run {run_id}: setting up {} players", args.players);
+        let t = Instant::now();
+        let auths = setup::players(
+            &client,
+            &target,
+            &run_id,
+            args.players,
+            args.setup_concurrency,
+        )
+        .await?;
+        eprintln!("setup done in {:.1} s", t.elapsed().as_secs_f64());
+        auths
+    } else {
+        Vec::new()
+    };
 
-    // One unmeasured bet: fail fast with the server's own words if the route
-    // or the request is wrong, instead of reporting a run of pure failures.
-    let bet_uri = http::uri(&target.url("/v1/games/dice/bets"))?;
-    let body: serde_json::Value = serde_json::from_slice(run::BET_BODY)?;
-    let (s, answer) = http::post_json(&client, &bet_uri, Some(&auths[0]), Some(&body)).await?;
-    if s != StatusCode::CREATED {
+    // One unmeasured request: fail fast with the server's own words if the
+    // route or the request is wrong, instead of reporting a run of failures.
+    let uri = http::uri(&target.url(kind.path()))?;
+    let (s, answer) = if kind == RequestKind::Bet {
+        let body: serde_json::Value = serde_json::from_slice(run::BET_BODY)?;
+        http::post_json(&client, &uri, Some(&auths[0]), Some(&body)).await?
+    } else {
+        http::get_as(&client, &uri, auths.first()).await?
+    };
+    if s.as_u16() != kind.ok_status() {
         bail!(
-            "preflight bet answered {s}: {}",
+            "preflight {} answered {s}: {}",
+            kind.as_str(),
             String::from_utf8_lossy(&answer)
         );
     }
@@ -89,8 +99,13 @@ async fn bench(args: Args, target: Target) -> Result<()> {
     }
 
     let idem = args.idempotency_keys.then(|| format!("bench-{run_id}"));
-    let bets = Arc::new(Bets::new(client, bet_uri, auths, idem, args.timeout()));
-    let stats = Stats::new();
+    let bets = Bets::new(client, uri, auths, idem, args.timeout());
+    let bets = Arc::new(if kind == RequestKind::Bet {
+        bets
+    } else {
+        bets.reads()
+    });
+    let stats = Stats::new(kind.ok_status());
     {
         let stats = stats.clone();
         tokio::spawn(async move {
@@ -129,6 +144,7 @@ async fn bench(args: Args, target: Target) -> Result<()> {
     let sent = stats.sent.load(Ordering::Relaxed);
     let report = Report {
         mode: args.mode.as_str(),
+        request: kind.as_str(),
         target_rate: args.rate.filter(|_| args.mode == Mode::Rate),
         concurrency: args.concurrency,
         duration_s: args.duration,

@@ -10,18 +10,21 @@ use std::sync::atomic::Ordering;
 #[derive(Serialize)]
 pub struct Report {
     pub mode: &'static str,
+    /// What was measured: bet, wallets, me or hello (`--request`).
+    pub request: &'static str,
     pub target_rate: Option<f64>,
     pub concurrency: u32,
     pub duration_s: u64,
     pub players: u32,
     pub sent: u64,
     pub ok: u64,
-    /// Non-201 outcomes keyed by status code, plus "transport" and "timeout".
+    /// Outcomes other than the request's success status (201 for bets, 200
+    /// for reads), keyed by status code, plus "transport" and "timeout".
     pub failures: BTreeMap<String, u64>,
     pub late: u64,
     /// Open loop: scheduled but never sent (outstanding cap, or Ctrl-C).
     pub unsent: u64,
-    /// 201 answers per second of wall time from the first send to the last answer.
+    /// Successful answers per second of wall time from the first send to the last answer.
     pub throughput_per_s: f64,
     pub latency_ms: Latency,
     /// Open loop only: how far behind schedule requests left (generator error).
@@ -87,7 +90,11 @@ impl Report {
             None => format!("closed loop, {} in flight", self.concurrency),
         };
         let failed: u64 = self.failures.values().sum();
-        let _ = writeln!(s, "\n== croupier-bench: {} ({target}) ==", self.mode);
+        let _ = writeln!(
+            s,
+            "\n== croupier-bench: {} {} ({target}) ==",
+            self.request, self.mode
+        );
         let _ = writeln!(
             s,
             "duration {} s (elapsed {:.2} s), {} players, url {}, run {}",
@@ -95,7 +102,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "sent {}  ok(201) {}  failed {}  late {}  unsent {}",
+            "sent {}  ok {}  failed {}  late {}  unsent {}",
             self.sent, self.ok, failed, self.late, self.unsent
         );
         if !self.failures.is_empty() {
@@ -106,7 +113,11 @@ impl Report {
                 .collect();
             let _ = writeln!(s, "failures by status: {}", by.join(", "));
         }
-        let _ = writeln!(s, "throughput {:.1} bets/s", self.throughput_per_s);
+        let _ = writeln!(
+            s,
+            "throughput {:.1} {} requests/s",
+            self.throughput_per_s, self.request
+        );
         let l = &self.latency_ms;
         let basis = if self.target_rate.is_some() {
             "from intended send time"

@@ -22,12 +22,14 @@ pub const BET_BODY: &[u8] =
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
-/// Everything needed to fire one bet, built once so the per-request work is
-/// refcount bumps and a header-map insert or three.
+/// Everything needed to fire one request (a bet, or a read with
+/// `--request`), built once so the per-request work is refcount bumps and a
+/// header-map insert or three.
 pub struct Bets {
     client: HttpClient,
     uri: Uri,
-    body: Bytes,
+    /// `None`: a GET without a body.
+    body: Option<Bytes>,
     auths: Vec<HeaderValue>,
     next_player: AtomicUsize,
     /// `Some(run id)` when every bet carries a unique Idempotency-Key.
@@ -57,7 +59,7 @@ impl Bets {
         Bets {
             client,
             uri,
-            body: Bytes::from_static(BET_BODY),
+            body: Some(Bytes::from_static(BET_BODY)),
             auths,
             next_player: AtomicUsize::new(0),
             idem_prefix,
@@ -66,14 +68,27 @@ impl Bets {
         }
     }
 
+    /// GETs of `uri` instead of bets (as each player in turn, if any).
+    pub fn reads(self) -> Self {
+        Self { body: None, ..self }
+    }
+
     fn request(&self) -> Request<Full<Bytes>> {
-        let i = self.next_player.fetch_add(1, Ordering::Relaxed) % self.auths.len();
-        let mut req = Request::new(Full::new(self.body.clone()));
-        *req.method_mut() = Method::POST;
+        let mut req = Request::new(Full::new(self.body.clone().unwrap_or_default()));
+        *req.method_mut() = if self.body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
         *req.uri_mut() = self.uri.clone();
         let h = req.headers_mut();
-        h.insert(CONTENT_TYPE, JSON);
-        h.insert(AUTHORIZATION, self.auths[i].clone());
+        if self.body.is_some() {
+            h.insert(CONTENT_TYPE, JSON);
+        }
+        if !self.auths.is_empty() {
+            let i = self.next_player.fetch_add(1, Ordering::Relaxed) % self.auths.len();
+            h.insert(AUTHORIZATION, self.auths[i].clone());
+        }
         if let Some(prefix) = &self.idem_prefix {
             let n = self.idem_seq.fetch_add(1, Ordering::Relaxed);
             let v = HeaderValue::from_str(&format!("{prefix}-{n}")).expect("ASCII key");
@@ -130,11 +145,14 @@ pub struct Stats {
     pub send_lag: Mutex<Histogram<u64>>,
     /// Set by Ctrl-C: loops stop early and the report still prints.
     pub stop: AtomicBool,
+    /// The status that counts as ok (201 for bets, 200 for reads).
+    ok_status: u16,
 }
 
 impl Stats {
-    pub fn new() -> Arc<Self> {
+    pub fn new(ok_status: u16) -> Arc<Self> {
         Arc::new(Stats {
+            ok_status,
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             ok: AtomicU64::new(0),
@@ -155,7 +173,7 @@ impl Stats {
     pub fn count(&self, outcome: Outcome) -> bool {
         self.completed.fetch_add(1, Ordering::Relaxed);
         match outcome {
-            Outcome::Status(201) => {
+            Outcome::Status(s) if s == self.ok_status => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 true
             }
