@@ -1,6 +1,7 @@
 //! `croupier`: the platform's one binary.
 
 use anyhow::Context;
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Parser, Subcommand};
 use croupier::config::{Config, LogFormat};
 use croupier_core::{NewPlayer, PlayerId, Role};
@@ -74,7 +75,7 @@ enum Command {
     Backup {
         /// A directory, or s3://bucket/prefix (credentials, region and
         /// endpoint from the AWS_* variables).
-        #[arg(long, value_name = "DIR|s3://…")]
+        #[arg(long, value_name = "DIR|s3://…", value_parser = NonEmptyStringValueParser::new())]
         to: String,
         #[command(flatten)]
         data: DataDir,
@@ -83,7 +84,7 @@ enum Command {
     /// (checked, migrated; an existing store is never overwritten).
     Restore {
         /// The backup: a file, or s3://bucket/key.
-        #[arg(long, value_name = "FILE|s3://…")]
+        #[arg(long, value_name = "FILE|s3://…", value_parser = NonEmptyStringValueParser::new())]
         from: String,
         #[command(flatten)]
         data: DataDir,

@@ -572,6 +572,20 @@ fn storage_commands_run_on_postgres_with_database_url() {
     }
 }
 
+/// An empty backup location is refused by name (it once meant the current
+/// directory), before any store is opened or file written.
+#[test]
+fn an_empty_backup_or_restore_location_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [["backup", "--to", ""], ["restore", "--from", ""]] {
+        let (out, _, stderr) = run(croupier(dir.path()).args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(args[1]), "{args:?}: {stderr}");
+    }
+    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(written.is_empty(), "nothing written: {written:?}");
+}
+
 /// With `shutdown_drain_secs`, SIGTERM first turns `/readyz` to 503 while
 /// the instance keeps serving (a load balancer moves traffic away), then
 /// closes and exits 0.
