@@ -11,6 +11,7 @@
 # Knobs (environment): DURATION (s, 15), ROUNDS (2), WRK_CONNECTIONS (32),
 # WRK_PLAYERS (200), PORT, OUT, BIN, and any CROUPIER_* setting.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-15}
 ROUNDS=${ROUNDS:-2}
@@ -37,7 +38,7 @@ CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT=0 CROUPIER_HTTP__RATE_LIMITS__BETS__LIMI
     CROUPIER_METRICS_LISTEN=off "$BIN/croupier" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
     > "$OUT/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sf "$URL/readyz" > /dev/null && break; sleep 0.1; done
+wait_for "$URL/readyz"
 
 # wrk's players: register, log in, claim play money; one token per line.
 setup_player() {
@@ -52,7 +53,7 @@ export URL
 seq "$WRK_PLAYERS" | xargs -P 4 -I{} bash -c 'setup_player {}' > "$OUT/tokens.txt"
 [ "$(wc -l < "$OUT/tokens.txt")" -eq "$WRK_PLAYERS" ] || { echo "player setup failed" >&2; exit 1; }
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/conditions.txt" >&2
+note_load before
 for round in $(seq "$ROUNDS"); do
     TOKENS="$OUT/tokens.txt" wrk -t1 -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency \
         -s "$HERE/wrk/bets.lua" "$URL" > "$OUT/wrk-$round.txt"
@@ -66,7 +67,7 @@ for round in $(seq "$ROUNDS"); do
         > "$OUT/default-$round.json" 2> "$OUT/default-$round.log"
     echo "round $round: croupier-bench, defaults: $(jq .throughput_per_s "$OUT/default-$round.json") bets/s" >&2
 done
-echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/conditions.txt" >&2
+note_load after
 
 jq -n --arg out "$OUT" --argjson wrk "$(cat "$OUT"/wrk-*.rate | jq -s .)" \
     --slurpfile same <(cat "$OUT"/same-*.json) --slurpfile dflt <(cat "$OUT"/default-*.json) '{

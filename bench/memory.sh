@@ -8,6 +8,7 @@
 # Knobs (environment): PLAYERS (10000), DURATION (s, 200), CONCURRENCY (64),
 # PORT, METRICS (its port), OUT, BIN (directory of both binaries), CARGO_TARGET_DIR, and any CROUPIER_* setting for the server.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 PLAYERS=${PLAYERS:-10000}
 DURATION=${DURATION:-200}
@@ -30,10 +31,7 @@ trap cleanup EXIT
 CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT=0 CROUPIER_METRICS_LISTEN="127.0.0.1:$METRICS" \
 "$BIN/croupier" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" > "$OUT/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break
-    sleep 0.1
-done
+wait_for "http://127.0.0.1:$PORT/readyz"
 status() { awk -v k="$1:" '$1 == k { print $2 * 1024 }' "/proc/$SERVER/status"; }
 
 "$BIN/croupier-bench" --url "http://127.0.0.1:$PORT" --mode max --concurrency "$CONCURRENCY" \

@@ -17,6 +17,7 @@
 # CROUPIER_DATABASE__* setting, e.g.
 # CROUPIER_DATABASE__BET_BATCH_MAX=1 to measure without batching.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 DURATION=${DURATION:-20}
@@ -47,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/conditions.txt" >&2
+note_load before
 
 # 1. pgbench.
 createdb --maintenance-db="$PG/postgres" "$PGB_DB"
@@ -67,11 +68,7 @@ export CROUPIER_HTTP__RATE_LIMITS__BETS__LIMIT=${CROUPIER_HTTP__RATE_LIMITS__BET
 createdb --maintenance-db="$PG/postgres" "$CR_DB"
 "$BIN/croupier" serve --listen "127.0.0.1:$PORT" --database-url "$PG/$CR_DB" > "$OUT/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null || { echo "server not ready; see $OUT/serve.log" >&2; exit 1; }
+wait_for "http://127.0.0.1:$PORT/readyz"
 psql -q -X "$PG/$CR_DB" -c CHECKPOINT
 
 echo "croupier: closed loop, $CONCURRENCY in flight, ${DURATION}s" >&2
@@ -87,7 +84,7 @@ echo "croupier: open loop at $HALF/s, ${DURATION}s" >&2
 "$BIN/croupier-bench" --url "http://127.0.0.1:$PORT" --mode rate --rate "$HALF" \
     --players "$PLAYERS" --duration "$DURATION" > "$OUT/rate.json"
 
-echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/conditions.txt" >&2
+note_load after
 jq -n --argjson pgbench "$PGBENCH_TPS" --slurpfile max "$OUT/max.json" --slurpfile rate "$OUT/rate.json" \
     --arg out "$OUT" '{
     pgbench_tps: $pgbench,

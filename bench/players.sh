@@ -9,6 +9,7 @@
 # Knobs (environment): PG, MANY (1000), DURATION (s, 15), ROUNDS (2),
 # CONCURRENCY (64), PORT, OUT, BIN, and any CROUPIER_* setting.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 MANY=${MANY:-1000}
 DURATION=${DURATION:-15}
@@ -42,9 +43,9 @@ CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT=0 CROUPIER_HTTP__RATE_LIMITS__BETS__LIMI
     CROUPIER_METRICS_LISTEN=off "$BIN/croupier" serve --listen "127.0.0.1:$PORT" "${STORE[@]}" \
     > "$OUT/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sf "$URL/readyz" > /dev/null && break; sleep 0.1; done
+wait_for "$URL/readyz"
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/conditions.txt" >&2
+note_load before
 for round in $(seq "$ROUNDS"); do
     for players in 1 "$MANY"; do
         "$BIN/croupier-bench" --url "$URL" --mode max --concurrency "$CONCURRENCY" --players "$players" \
@@ -52,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
         echo "round $round: $players players $(jq .throughput_per_s "$OUT/p$players-$round.json") bets/s" >&2
     done
 done
-echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/conditions.txt" >&2
+note_load after
 
 jq -n --arg out "$OUT" --arg store "${PG:+postgresql}" --argjson many "$MANY" \
     --slurpfile one <(cat "$OUT"/p1-*.json) --slurpfile lots <(cat "$OUT"/p"$MANY"-*.json) '{

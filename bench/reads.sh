@@ -10,6 +10,7 @@
 # Knobs (environment): DURATION (s, 10), ROUNDS (2), PLAYERS (100),
 # CONCURRENCY (64), PORT, HELLO_PORT, OUT, BIN (directory of the binaries).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
@@ -28,11 +29,6 @@ cleanup() {
     rm -rf "$DATA"
 }
 trap cleanup EXIT
-
-wait_for() {
-    for _ in $(seq 100); do curl -sf "$1" > /dev/null && return 0; sleep 0.1; done
-    echo "not ready: $1" >&2; exit 1
-}
 
 "$BIN/hello-axum" "127.0.0.1:$HELLO_PORT" 2> "$OUT/hello.log" &
 PIDS+=($!)

@@ -14,6 +14,7 @@
 # CONCURRENCY (64), BATCH (64), RATE (5000), PORT, OUT, BIN, and any
 # CROUPIER_* setting for the server.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-20}
 ROUNDS=${ROUNDS:-2}
@@ -36,7 +37,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" | tee "$OUT/conditions.txt" >&2
+note_load before
 for round in $(seq "$ROUNDS"); do
     "$HERE/sqlite-writeset.py" --croupier "$BIN/croupier" --duration "$DURATION" --batch "$BATCH" \
         --players "$PLAYERS" > "$OUT/script-$round.json" 2> "$OUT/script-$round.log"
@@ -48,7 +49,7 @@ for round in $(seq "$ROUNDS"); do
     CROUPIER_HTTP__RATE_LIMITS__AUTH__LIMIT=0 CROUPIER_HTTP__RATE_LIMITS__BETS__LIMIT=0 CROUPIER_METRICS_LISTEN=off "$BIN/croupier" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
         > "$OUT/serve-$round.log" 2>&1 &
     SERVER=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break; sleep 0.1; done
+    wait_for "http://127.0.0.1:$PORT/readyz"
     "$BIN/croupier-bench" --url "http://127.0.0.1:$PORT" --mode max --concurrency "$CONCURRENCY" \
         --players "$PLAYERS" --duration "$DURATION" > "$OUT/max-$round.json" 2> "$OUT/max-$round.log"
     echo "round $round: croupier $(jq .throughput_per_s "$OUT/max-$round.json") bets/s" >&2
@@ -57,7 +58,7 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round: at $RATE/s p99 $(jq .latency_ms.p99 "$OUT/rate-$round.json") ms" >&2
     stop_server
 done
-echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/conditions.txt" >&2
+note_load after
 
 jq -n --arg out "$OUT" --argjson rounds "$ROUNDS" \
     --slurpfile script <(cat "$OUT"/script-*.json) --slurpfile max <(cat "$OUT"/max-*.json) \
