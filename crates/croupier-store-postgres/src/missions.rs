@@ -133,6 +133,43 @@ async fn grant_once(
     .await
 }
 
+/// Counts a bet towards `rule` in `period`; returns the new progress, or
+/// `None` if the bet does not count (or its game was counted already).
+async fn count_bet(
+    c: &mut PgConnection,
+    rule: &MissionRule,
+    e: &SettledBetEvent,
+    period: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<i64>> {
+    let player = e.bet.player_id;
+    let n = match rule.contribution(&e.bet) {
+        Contribution::None => return Ok(None),
+        Contribution::Add(n) => n,
+        Contribution::Game(game) => {
+            let new = sqlx::query(
+                "INSERT INTO mission_games (mission_id, player_id, period, game)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&rule.id)
+            .bind(player.0)
+            .bind(period)
+            .bind(&game)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if new == 0 {
+                return Ok(None);
+            }
+            1
+        }
+    };
+    add_progress(c, &rule.id, player, period, n, now)
+        .await
+        .map(Some)
+}
+
 async fn apply_tx(
     c: &mut PgConnection,
     consumer: &str,
@@ -152,8 +189,16 @@ async fn apply_tx(
             .map_err(db)?
             .into_iter()
             .collect();
+    // One lock order for every writer: players' progress rows in player
+    // order, then the rewards' wallets by (player, currency), the order a bet
+    // batch locks wallets in (batch.rs). Granting as bets came (B's reward,
+    // then A's) deadlocked with a lane settling A and B: PostgreSQL broke it
+    // after `deadlock_timeout` (1 s), a stall each time a day began.
+    let mut order: Vec<&SettledBetEvent> = bets.iter().collect();
+    order.sort_by_key(|e| e.bet.player_id.0);
+    let mut grants = Vec::new();
     let mut applied = 0;
-    for e in bets {
+    for e in order {
         // `remove`: an id twice in one batch counts once.
         if !fresh.remove(&e.event_id) {
             continue;
@@ -166,34 +211,22 @@ async fn apply_tx(
         for rule in rules.iter().filter(|r| r.enabled) {
             // The bet's own period, not the processing time's.
             let period = rule.period.key(e.at);
-            let progress = match rule.contribution(&e.bet) {
-                Contribution::None => continue,
-                Contribution::Add(n) => {
-                    add_progress(&mut *c, &rule.id, player, &period, n, now).await?
+            if let Some(progress) = count_bet(&mut *c, rule, e, &period, now).await? {
+                if progress >= rule.target {
+                    grants.push((player, rule, period, progress));
                 }
-                Contribution::Game(game) => {
-                    let new = sqlx::query(
-                        "INSERT INTO mission_games (mission_id, player_id, period, game)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&rule.id)
-                    .bind(player.0)
-                    .bind(&period)
-                    .bind(&game)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-                    if new == 0 {
-                        continue;
-                    }
-                    add_progress(&mut *c, &rule.id, player, &period, 1, now).await?
-                }
-            };
-            if progress >= rule.target {
-                grant_once(&mut *c, rule, player, &period, progress, now).await?;
             }
         }
+    }
+    grants.sort_by(|a, b| {
+        (a.0 .0, a.1.reward.currency.as_str(), &a.1.id).cmp(&(
+            b.0 .0,
+            b.1.reward.currency.as_str(),
+            &b.1.id,
+        ))
+    });
+    for (player, rule, period, progress) in grants {
+        grant_once(&mut *c, rule, player, &period, progress, now).await?;
     }
     Ok(applied)
 }

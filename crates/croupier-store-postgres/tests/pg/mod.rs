@@ -551,3 +551,106 @@ async fn maintenance_analyzes_tables_that_grew() {
     })
     .await;
 }
+
+fn win_by(player: PlayerId) -> croupier_core::events::SettledBetEvent {
+    use croupier_core::events::{BetSettled, SettledBetEvent};
+    SettledBetEvent {
+        event_id: uuid::Uuid::now_v7(),
+        at: now(),
+        bet: BetSettled {
+            bet_id: uuid::Uuid::now_v7().to_string(),
+            player_id: player,
+            game: "dice".into(),
+            currency: chip(),
+            stake: 10,
+            payout: 20,
+            win: true,
+            multiplier: 2.0,
+            seed_pair_id: 1,
+            nonce: 0,
+        },
+    }
+}
+
+/// A missions batch that rewards several players locks their wallets in the
+/// order a bet batch does (by player), whatever order the bets came in: it
+/// waits for the first wallet without holding a later one, so it cannot
+/// deadlock with a lane settling bets of the same players.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mission_rewards_lock_wallets_in_player_order() {
+    use croupier_core::missions::*;
+    with_schemas(1, |url, schemas| async move {
+        let store = Arc::new(store(&url, &schemas[0], |_| {}).await);
+        let a = player(&*store, "order-a", 100, false).await;
+        let b = player(&*store, "order-b", 100, false).await;
+        let (first, last) = if a.0 < b.0 { (a, b) } else { (b, a) };
+        let rule = MissionRule {
+            id: "win-1".into(),
+            kind: MissionKind::Wins,
+            game: None,
+            currency: None,
+            target: 1,
+            period: MissionPeriod::Day,
+            reward: MissionReward {
+                currency: chip(),
+                amount: 5,
+            },
+            enabled: true,
+        };
+        // A bet batch in flight holds the first player's wallet.
+        let mut lane = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM wallets WHERE player_id = $1 FOR UPDATE")
+            .bind(first.0)
+            .execute(&mut *lane)
+            .await
+            .unwrap();
+        let lane_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *lane)
+            .await
+            .unwrap();
+        // The later player's win comes first in the batch.
+        let consumer = {
+            let store = store.clone();
+            let (rule, bets) = (rule.clone(), vec![win_by(last), win_by(first)]);
+            tokio::spawn(async move {
+                store
+                    .apply_mission_bets("missions", &[rule], &bets, now())
+                    .await
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            )
+            .bind(lane_pid)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the consumer never waited for the lane"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Waiting for the first wallet, the consumer holds no later one.
+        let mut other = store.pool().begin().await.unwrap();
+        let free = sqlx::query("SELECT 1 FROM wallets WHERE player_id = $1 FOR UPDATE NOWAIT")
+            .bind(last.0)
+            .execute(&mut *other)
+            .await;
+        other.rollback().await.unwrap();
+        lane.rollback().await.unwrap();
+        assert!(free.is_ok(), "the later wallet was locked first: {free:?}");
+        assert_eq!(consumer.await.unwrap().unwrap(), 2);
+        for p in [a, b] {
+            let balances = store.balances(p).await.unwrap();
+            assert_eq!(balances, vec![(chip(), 105)], "{p:?} rewarded once");
+        }
+        store.close().await;
+    })
+    .await;
+}
