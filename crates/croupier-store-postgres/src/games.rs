@@ -947,15 +947,25 @@ impl GameStore for PostgresStore {
 
     async fn bets(&self, player_id: PlayerId, q: BetQuery) -> StoreResult<Vec<BetRecord>> {
         // Pairs newest first, each pair's bets by nonce descending: the
-        // (seed_pair_id, nonce) unique index walked backwards per pair.
+        // (seed_pair_id, nonce) unique index walked backwards for at most a
+        // page per pair (LATERAL ... LIMIT), so a read costs a page per seed
+        // pair, whatever the number of bets. A plain join let the planner
+        // read every bet of the player's pair (generic plan) or of every
+        // player (custom plan): a cost that grew with the store
+        // (bench/README.md, Growth).
         let (pair, nonce) = q
             .before
             .map_or((i64::MAX, i64::MAX), |b| (b.seed_pair_id, b.nonce as i64));
         // History: may come from a replica.
         let sql = format!(
-            "SELECT {BET_COLUMNS} FROM seed_pairs s JOIN bets b ON b.seed_pair_id = s.id
-             WHERE s.player_id = $1 AND s.id <= $2 AND (b.seed_pair_id, b.nonce) < ($2, $3)
-               AND ($4::text IS NULL OR b.game = $4)
+            "SELECT {BET_COLUMNS} FROM seed_pairs s
+             CROSS JOIN LATERAL (
+                 SELECT * FROM bets b
+                 WHERE b.seed_pair_id = s.id AND (b.seed_pair_id, b.nonce) < ($2, $3)
+                   AND ($4::text IS NULL OR b.game = $4)
+                 ORDER BY b.nonce DESC LIMIT $5
+             ) b
+             WHERE s.player_id = $1 AND s.id <= $2
              ORDER BY s.id DESC, b.nonce DESC LIMIT $5"
         );
         let rows = self
