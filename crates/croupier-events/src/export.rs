@@ -261,18 +261,30 @@ impl ExportConsumer {
     }
 }
 
-/// One NDJSON line: the event's envelope and payload.
-// The producer and trace fields join here once the envelope has them.
-fn line(e: &OutboxEvent) -> serde_json::Value {
-    serde_json::json!({
-        "event_id": e.event_id,
-        "event_type": e.event_type,
-        "position": e.position,
-        "created_at": e.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "payload": e.payload,
-        "producer": e.producer,
-        "traceparent": e.traceparent,
-    })
+/// One NDJSON line: the event's envelope and its payload, borrowed (building
+/// a `json!` value copied every payload). Fields in alphabetical order, the
+/// bytes a `serde_json::Value` of the same line gives.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    created_at: String,
+    event_id: uuid::Uuid,
+    event_type: &'a str,
+    payload: &'a serde_json::Value,
+    position: i64,
+    producer: &'a str,
+    traceparent: Option<&'a str>,
+}
+
+fn line(e: &OutboxEvent) -> Line<'_> {
+    Line {
+        created_at: e.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        event_id: e.event_id,
+        event_type: &e.event_type,
+        payload: &e.payload,
+        position: e.position,
+        producer: &e.producer,
+        traceparent: e.traceparent.as_deref(),
+    }
 }
 
 fn hex16(digest: &[u8]) -> String {
@@ -373,6 +385,27 @@ mod tests {
             n += 1;
         }
         assert!(n >= 6);
+    }
+
+    #[test]
+    fn a_line_is_the_envelope_with_sorted_keys() {
+        let mut e = OutboxEvent {
+            position: 7,
+            event_id: uuid::Uuid::nil(),
+            event_type: "bet.settled".into(),
+            payload: serde_json::json!({ "z": 1, "a": [true, null] }),
+            created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            producer: "p".into(),
+            traceparent: None,
+        };
+        let text = serde_json::to_string(&line(&e)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"created_at":"2023-11-14T22:13:20.123Z","event_id":"00000000-0000-0000-0000-000000000000","event_type":"bet.settled","payload":{"a":[true,null],"z":1},"position":7,"producer":"p","traceparent":null}"#
+        );
+        e.traceparent = Some("00-t".into());
+        let v: serde_json::Value = serde_json::to_value(line(&e)).unwrap();
+        assert_eq!(v["traceparent"], "00-t");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::consumer::{deliver, Consumer, ConsumerError, DeadLetters};
 use crate::relay::Bus;
 use async_trait::async_trait;
 use croupier_core::OutboxEvent;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -59,11 +60,17 @@ impl InProcessBus {
 
     /// Delivers to one consumer; returns the positions it has not finished.
     async fn deliver_to(&self, consumer: &dyn Consumer, events: &[OutboxEvent]) -> Vec<i64> {
-        let wanted: Vec<OutboxEvent> = events
-            .iter()
-            .filter(|e| consumer.wants(&e.event_type))
-            .cloned()
-            .collect();
+        // Usually every event is wanted: no copy of the payloads then.
+        let wanted: Cow<'_, [OutboxEvent]> = if events.iter().all(|e| consumer.wants(&e.event_type))
+        {
+            Cow::Borrowed(events)
+        } else {
+            events
+                .iter()
+                .filter(|e| consumer.wants(&e.event_type))
+                .cloned()
+                .collect()
+        };
         let outcomes = deliver(consumer, &wanted).await;
         let mut unfinished = Vec::new();
         for (event, outcome) in wanted.iter().zip(outcomes) {

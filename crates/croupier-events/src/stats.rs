@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use croupier_core::events::{BetSettled, SettledBetEvent};
 use croupier_core::ports::StatsStore;
 use croupier_core::{event_type, OutboxEvent, StoreError};
+use serde::Deserialize;
 use std::sync::Arc;
 
 pub struct StatsConsumer {
@@ -51,7 +52,8 @@ pub(crate) fn settled_bets(events: &[OutboxEvent]) -> Result<Vec<SettledBetEvent
     events
         .iter()
         .map(|e| {
-            let bet: BetSettled = serde_json::from_value(e.payload.clone()).map_err(|err| {
+            // From the borrowed tree: no copy of the payload per consumer.
+            let bet = BetSettled::deserialize(&e.payload).map_err(|err| {
                 ConsumerError::Permanent(format!("bad bet.settled {}: {err}", e.event_id))
             })?;
             Ok(SettledBetEvent {
