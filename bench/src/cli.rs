@@ -61,11 +61,18 @@ pub struct Args {
     pub timeout: u64,
 
     /// The measured request: `bet` (POST /v1/games/dice/bets, 201), `wallets`
-    /// (GET /v1/wallets, 200), `me` (GET /v1/me, 200), each as the next
-    /// player; `hello` (GET /, 200, no players: a baseline server such as
-    /// `hello-axum`).
+    /// (GET /v1/wallets, 200), `me` (GET /v1/me, 200), `history` (GET
+    /// /v1/bets, the first page, 200), `stats` (GET /v1/me/stats, 200), each
+    /// as the next player; `hello` (GET /, 200, no players: a baseline server
+    /// such as `hello-axum`).
     #[arg(long, value_enum, default_value_t = RequestKind::Bet)]
     pub request: RequestKind,
+
+    /// Name the players `bench-<ID>-<i>` with this id instead of a random one,
+    /// so a later run (or a bulk loader) finds the same players again
+    /// (`[a-z0-9]`, 1-16 characters).
+    #[arg(long, value_parser = parse_run_id)]
+    pub run_id: Option<String>,
 
     /// Permit a target host that is not a loopback address.
     #[arg(long)]
@@ -77,6 +84,8 @@ pub enum RequestKind {
     Bet,
     Wallets,
     Me,
+    History,
+    Stats,
     Hello,
 }
 
@@ -86,6 +95,8 @@ impl RequestKind {
             Self::Bet => "bet",
             Self::Wallets => "wallets",
             Self::Me => "me",
+            Self::History => "history",
+            Self::Stats => "stats",
             Self::Hello => "hello",
         }
     }
@@ -95,6 +106,8 @@ impl RequestKind {
             Self::Bet => "/v1/games/dice/bets",
             Self::Wallets => "/v1/wallets",
             Self::Me => "/v1/me",
+            Self::History => "/v1/bets",
+            Self::Stats => "/v1/me/stats",
             Self::Hello => "/",
         }
     }
@@ -140,6 +153,17 @@ impl Args {
     }
     pub fn late_threshold(&self) -> Duration {
         Duration::from_secs_f64(self.late_threshold_ms.max(0.0) / 1000.0)
+    }
+}
+
+fn parse_run_id(s: &str) -> Result<String, String> {
+    let ok = (1..=16).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("run id must be 1-16 characters of [a-z0-9]".into())
     }
 }
 
@@ -274,5 +298,13 @@ mod tests {
             assert!(check_target(bad, false).is_err(), "{bad}");
         }
         assert!(check_target("http://10.0.0.1:8080", true).is_ok());
+    }
+
+    #[test]
+    fn run_ids_are_short_lowercase_names() {
+        assert_eq!(parse_run_id("growth1").unwrap(), "growth1");
+        for bad in ["", "Growth", "a-b", "x".repeat(17).as_str()] {
+            assert!(parse_run_id(bad).is_err(), "{bad:?}");
+        }
     }
 }

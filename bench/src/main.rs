@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 }
 
 async fn bench(args: Args, target: Target) -> Result<()> {
-    let run_id = setup::run_id();
+    let run_id = args.run_id.clone().unwrap_or_else(setup::run_id);
     let client = http::client(args.max_outstanding.max(args.concurrency) as usize);
 
     let livez = http::uri(&target.url("/livez"))?;
