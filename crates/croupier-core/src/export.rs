@@ -46,4 +46,11 @@ pub trait ExportStore: Send + Sync {
         dt: NaiveDate,
         limit: u32,
     ) -> StoreResult<Vec<ExportFile>>;
+    /// The partitions (event type, day) with a file recorded at most
+    /// `window` before the latest recorded file: those whose manifest a
+    /// stop without a final flush may have left behind.
+    async fn export_recent_partitions(
+        &self,
+        window: chrono::Duration,
+    ) -> StoreResult<Vec<(String, NaiveDate)>>;
 }

@@ -1241,3 +1241,113 @@ async fn housekeeping_prunes_inboxes_and_idempotency_keys_past_their_retention()
         "a forgotten key starts afresh"
     );
 }
+
+/// The manifests under an export root, by path (relative) → listed URLs.
+fn manifest_entries(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.join("manifests")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in read {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let urls = m["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["url"].as_str().unwrap().to_owned())
+                .collect();
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+            out.insert(rel.into_owned(), urls);
+        }
+    }
+    out
+}
+
+/// Every data file under an export root, as the URLs a manifest gives them.
+fn exported_urls(root: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut dirs = vec![root.join("events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                out.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn listed(m: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut all: Vec<String> = m.values().flatten().cloned().collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn export_manifests_trail_their_files_and_a_restart_rewrites_what_a_crash_left() {
+    let (store, _db) = sqlite();
+    let root = tempfile::tempdir().unwrap();
+    let opts = |interval| ExportOptions {
+        manifest_interval: interval,
+        ..ExportOptions::open(root.path().to_str().unwrap(), None, false, 100, 1000).unwrap()
+    };
+    let p = players(&store, "exp", 1).await;
+    bets(&store, &p[0], 3).await;
+    let first = store.outbox_after(0, 1000).await.unwrap();
+
+    // Deferred: the batch's files are written and recorded, its manifests not yet.
+    let worker = ExportConsumer::new(store.clone(), opts(Duration::from_secs(3600)));
+    worker.handle(&first).await.unwrap();
+    let files = exported_urls(root.path());
+    assert!(files.len() >= 3, "register, claim and bets: {files:?}");
+    assert!(manifest_entries(root.path()).is_empty());
+    worker.flush_manifests().await.unwrap();
+    let written = manifest_entries(root.path());
+    assert_eq!(listed(&written), files);
+
+    // A crash after the commit, before the flush: no manifests. The next
+    // worker's loop rewrites them at start from the store's record.
+    std::fs::remove_dir_all(root.path().join("manifests")).unwrap();
+    let next = Arc::new(ExportConsumer::new(
+        store.clone(),
+        opts(Duration::from_millis(20)),
+    ));
+    let stop = CancellationToken::new();
+    let writer = tokio::spawn(next.clone().run_manifests(stop.clone()));
+    let recovered = eventually(Duration::from_secs(10), || async {
+        manifest_entries(root.path()) == written
+    })
+    .await;
+    assert!(recovered, "{:?}", manifest_entries(root.path()));
+
+    // And it writes what later batches change.
+    bets(&store, &p[0], 2).await;
+    let last = first.last().unwrap().position;
+    next.handle(&store.outbox_after(last, 1000).await.unwrap())
+        .await
+        .unwrap();
+    let files = exported_urls(root.path());
+    let caught_up = eventually(Duration::from_secs(10), || async {
+        listed(&manifest_entries(root.path())) == files
+    })
+    .await;
+    assert!(
+        caught_up,
+        "{:?} vs {files:?}",
+        manifest_entries(root.path())
+    );
+    stop.cancel();
+    writer.await.unwrap();
+}

@@ -118,4 +118,19 @@ impl ExportStore for PostgresStore {
             })
             .collect()
     }
+
+    async fn export_recent_partitions(
+        &self,
+        window: chrono::Duration,
+    ) -> StoreResult<Vec<(String, NaiveDate)>> {
+        sqlx::query_as(
+            "SELECT DISTINCT event_type, dt FROM export_files
+             WHERE exported_at >= (SELECT MAX(exported_at) FROM export_files) - $1
+             ORDER BY event_type, dt",
+        )
+        .bind(window.num_milliseconds())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
 }

@@ -140,4 +140,35 @@ impl ExportStore for SqliteStore {
             })
             .await
     }
+
+    async fn export_recent_partitions(
+        &self,
+        window: chrono::Duration,
+    ) -> StoreResult<Vec<(String, NaiveDate)>> {
+        let window = window.num_milliseconds();
+        self.readers
+            .read(move |c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT DISTINCT event_type, dt FROM export_files
+                         WHERE exported_at >= (SELECT MAX(exported_at) FROM export_files) - ?1
+                         ORDER BY event_type, dt",
+                    )
+                    .map_err(internal)?;
+                let rows = s
+                    .query_map([window], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(internal)?;
+                rows.map(|r| {
+                    let (event_type, dt) = r.map_err(internal)?;
+                    let dt = dt
+                        .parse()
+                        .map_err(|e| internal(format!("export_files.dt {dt}: {e}")))?;
+                    Ok((event_type, dt))
+                })
+                .collect()
+            })
+            .await
+    }
 }

@@ -125,3 +125,51 @@ pub async fn export_records_files_once_per_event(store: Arc<dyn Store>) {
     );
     store.export_commit("export", &[], now()).await.unwrap();
 }
+
+/// After a stop without a final manifest flush, the partitions to rewrite
+/// are those of the files recorded shortly before the latest one.
+pub async fn export_lists_the_partitions_of_its_latest_files(store: Arc<dyn Store>) {
+    let hour = Duration::hours(1);
+    assert!(store
+        .export_recent_partitions(hour)
+        .await
+        .unwrap()
+        .is_empty());
+    let d1 = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+    let d2 = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    // Recorded 3 h, 50 min and 0 min before the latest; the downtime since
+    // (files are dated days ago) does not matter.
+    let recorded = [
+        ("old", "wallet.claimed", d1, Duration::hours(3)),
+        ("mid", "bet.settled", d1, Duration::minutes(50)),
+        ("new", "bet.settled", d2, Duration::zero()),
+        ("new2", "bet.settled", d2, Duration::minutes(1)),
+    ];
+    let latest = now() - Duration::days(2);
+    for (name, event_type, dt, before) in recorded {
+        let mut f = file(&format!("events/{name}"), event_type, dt, 1);
+        f.exported_at = latest - before;
+        store
+            .export_commit("export", &[(f, vec![Uuid::now_v7()])], now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.export_recent_partitions(hour).await.unwrap(),
+        vec![
+            ("bet.settled".to_owned(), d1),
+            ("bet.settled".to_owned(), d2)
+        ]
+    );
+    assert_eq!(
+        store
+            .export_recent_partitions(Duration::hours(4))
+            .await
+            .unwrap(),
+        vec![
+            ("bet.settled".to_owned(), d1),
+            ("bet.settled".to_owned(), d2),
+            ("wallet.claimed".to_owned(), d1)
+        ]
+    );
+}

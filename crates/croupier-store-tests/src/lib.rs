@@ -73,6 +73,7 @@ checks!(
     recommendations_apply_each_event_once_per_consumer,
     co_play_counts_are_exact_under_shuffled_duplicated_delivery,
     export_records_files_once_per_event,
+    export_lists_the_partitions_of_its_latest_files,
     console_searches_players_and_reads_the_audit_log,
     console_counts_live_sessions_and_play_in_a_window,
     revealed_seed_pairs_page_newest_first,

@@ -261,6 +261,9 @@ pub struct ExportConfig {
     pub max_rows_per_file: u32,
     /// Most files one partition's manifest lists.
     pub manifest_max_files: u32,
+    /// A worker rewrites the manifests of changed partitions this often, in
+    /// milliseconds; 0: after every batch.
+    pub manifest_interval_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +282,7 @@ impl Default for ExportConfig {
             compression: ExportCompression::Gzip,
             max_rows_per_file: 10_000,
             manifest_max_files: 100_000,
+            manifest_interval_ms: 1_000,
         }
     }
 }
@@ -657,7 +661,12 @@ impl Config {
             x.max_rows_per_file as usize,
             x.manifest_max_files,
         )
-        .map(Some)
+        .map(|o| {
+            Some(croupier_events::ExportOptions {
+                manifest_interval: Duration::from_millis(x.manifest_interval_ms),
+                ..o
+            })
+        })
         .map_err(|e| format!("export.url: {e}"))
     }
 
@@ -668,6 +677,9 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&x.manifest_max_files) {
             return Err("export.manifest_max_files: must be 1-1000000".into());
+        }
+        if x.manifest_interval_ms > 3_600_000 {
+            return Err("export.manifest_interval_ms: must be 0-3600000 (an hour)".into());
         }
         if let Some(ep) = &x.s3_endpoint {
             if !(ep.starts_with("http://") || ep.starts_with("https://")) {
@@ -996,6 +1008,10 @@ mod tests {
             (
                 with(|x| x.manifest_max_files = 0),
                 "export.manifest_max_files",
+            ),
+            (
+                with(|x| x.manifest_interval_ms = 3_600_001),
+                "export.manifest_interval_ms",
             ),
             (with(|x| x.url = Some("gs://b/p".into())), "export.url"),
             (

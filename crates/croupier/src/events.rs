@@ -19,21 +19,38 @@ pub const DOMAINS: &[&str] = &[
     "player", "wallet", "bet", "fairness", "game", "mission", "reward",
 ];
 
-/// Every consumer this build runs.
+/// Every consumer this build runs, for one-shot use (replay, re-drive): the
+/// export writes its manifests after each batch.
 pub fn consumers(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
-    let mut all: Vec<Arc<dyn Consumer>> = vec![
-        Arc::new(StatsConsumer::new(store.clone())),
-        Arc::new(MissionsConsumer::new(store.clone(), cfg.missions.clone())),
-        Arc::new(croupier_events::RecommendationsConsumer::new(store.clone())),
-    ];
-    all.extend(export_consumer(cfg, store));
+    let mut all = projections(cfg, store);
+    all.extend(export_consumer(cfg, store, false).map(|e| e as Arc<dyn Consumer>));
     all
 }
 
-/// The analytics export, if it runs (validation has opened its options once).
-fn export_consumer(cfg: &Config, store: &Arc<dyn Store>) -> Option<Arc<dyn Consumer>> {
+/// The consumers that keep projections in the store.
+fn projections(cfg: &Config, store: &Arc<dyn Store>) -> Vec<Arc<dyn Consumer>> {
+    vec![
+        Arc::new(StatsConsumer::new(store.clone())),
+        Arc::new(MissionsConsumer::new(store.clone(), cfg.missions.clone())),
+        Arc::new(croupier_events::RecommendationsConsumer::new(store.clone())),
+    ]
+}
+
+/// The analytics export, if it runs (validation has opened its options
+/// once). `deferred`: manifests every `export.manifest_interval_ms`, written
+/// by [`ExportConsumer::run_manifests`] (a worker's); else after each batch.
+fn export_consumer(
+    cfg: &Config,
+    store: &Arc<dyn Store>,
+    deferred: bool,
+) -> Option<Arc<ExportConsumer>> {
     match cfg.export_options() {
-        Ok(opts) => opts.map(|o| Arc::new(ExportConsumer::new(store.clone(), o)) as _),
+        Ok(opts) => opts.map(|mut o| {
+            if !deferred {
+                o.manifest_interval = Duration::ZERO;
+            }
+            Arc::new(ExportConsumer::new(store.clone(), o))
+        }),
         Err(e) => {
             tracing::error!(error = %e, "export disabled");
             None
@@ -41,14 +58,17 @@ fn export_consumer(cfg: &Config, store: &Arc<dyn Store>) -> Option<Arc<dyn Consu
     }
 }
 
-/// The consumers a worker runs: [`consumers`], plus live notifications when
-/// something can deliver them (not replayable, so not in [`consumers`]).
+/// The consumers a worker runs: [`consumers`] (the export with deferred
+/// manifests), plus live notifications when something can deliver them (not
+/// replayable, so not in [`consumers`]).
 fn worker_consumers(
     cfg: &Config,
     store: &Arc<dyn Store>,
+    export: &Option<Arc<ExportConsumer>>,
     notifier: &Option<Arc<dyn croupier_core::notify::Notifier>>,
 ) -> Vec<Arc<dyn Consumer>> {
-    let mut all = consumers(cfg, store);
+    let mut all = projections(cfg, store);
+    all.extend(export.clone().map(|e| e as Arc<dyn Consumer>));
     if let Some(n) = notifier {
         let max_age = Duration::from_secs(cfg.ws.max_event_age_secs);
         all.push(Arc::new(croupier_events::NotificationsConsumer::new(
@@ -63,6 +83,8 @@ fn worker_consumers(
 pub struct Events {
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// The worker's export, whose manifests are flushed once the loops end.
+    export: Option<Arc<ExportConsumer>>,
 }
 
 impl Events {
@@ -77,7 +99,11 @@ impl Events {
         let mut tasks = Vec::new();
         let roles = cfg.roles;
         if !(roles.worker || roles.relay) {
-            return Ok(Self { stop, tasks });
+            return Ok(Self {
+                stop,
+                tasks,
+                export: None,
+            });
         }
         if roles.relay {
             // Every consumer that keeps an inbox, wherever it runs.
@@ -89,8 +115,13 @@ impl Events {
             tasks.push(tokio::spawn(keeper.run(stop.clone())));
         }
         let dead_letters = Arc::new(StoreDeadLetters::new(store.clone()));
+        let mut export = None;
         if roles.worker {
             dead_letters.refresh_gauge().await;
+            export = export_consumer(cfg, &store, true);
+            if let Some(x) = &export {
+                tasks.push(tokio::spawn(x.clone().run_manifests(stop.clone())));
+            }
         }
         match &cfg.nats_url {
             Some(url) => {
@@ -110,7 +141,7 @@ impl Events {
                 if roles.worker {
                     let source = JetStreamSource::new(client, opts, dead_letters)
                         .map_err(anyhow::Error::msg)?;
-                    for consumer in worker_consumers(cfg, &store, &notifier) {
+                    for consumer in worker_consumers(cfg, &store, &export, &notifier) {
                         let spawned = source
                             .spawn(consumer, stop.clone())
                             .await
@@ -123,7 +154,7 @@ impl Events {
             None => {
                 // Validation guarantees both roles here: relaying *is* consuming.
                 let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-                    worker_consumers(cfg, &store, &notifier),
+                    worker_consumers(cfg, &store, &export, &notifier),
                     dead_letters,
                     cfg.events.max_attempts,
                 ));
@@ -136,15 +167,25 @@ impl Events {
             bus = if cfg.nats_url.is_some() { "jetstream" } else { "in_process" },
             "event loops started"
         );
-        Ok(Self { stop, tasks })
+        Ok(Self {
+            stop,
+            tasks,
+            export,
+        })
     }
 
-    /// Stops the loops; each finishes the batch in hand first.
+    /// Stops the loops; each finishes the batch in hand first. Then the
+    /// export's manifests catch up with the batches handled.
     pub async fn stop(self) {
         self.stop.cancel();
         for task in self.tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "event loop ended abnormally");
+            }
+        }
+        if let Some(x) = self.export {
+            if let Err(e) = x.flush_manifests().await {
+                tracing::error!(error = %e, "cannot write the export manifests at stop; the next start rewrites them");
             }
         }
     }
