@@ -17,7 +17,7 @@ Run with the server stopped:
     bench/sqlite-load.py --data-dir DIR --run-id ID --bets 1000000
 stdout: one JSON object; stderr: progress.
 """
-import argparse, importlib.util, json, os, sqlite3, sys, time
+import argparse, hmac, importlib.util, json, os, sqlite3, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("writeset", os.path.join(HERE, "sqlite-writeset.py"))
@@ -43,7 +43,7 @@ def main():
         raise SystemExit(f"no database at {db}")
     conn = sqlite3.connect(db, isolation_level=None)
     writeset.configure(conn, "OFF")
-    players = [(pid, writeset.hmac.new(seed.encode(), digestmod="sha256"))
+    players = [(pid, hmac.new(seed.encode(), digestmod="sha256"))
                for pid, seed in conn.execute(PLAYERS, (f"bench-{args.run_id}-%",))]
     if not players:
         raise SystemExit(f"no players named bench-{args.run_id}-* with an active seed pair")

@@ -3,9 +3,12 @@
 //! written), and the audit sums exactly past `i64::MAX` (many wallets
 //! together may hold more than one can).
 
-use super::{assert_audit_clean, bet_cmd, chip, new_player, now, open_cmd, place, seeds};
+use super::{
+    assert_audit_clean, bet_cmd, chip, mission_rule, new_player, now, open_cmd, place, seeds,
+    settled_bet,
+};
 use chrono::{TimeZone, Utc};
-use croupier_core::events::{BetSettled, SettledBetEvent};
+use croupier_core::events::SettledBetEvent;
 use croupier_core::missions::*;
 use croupier_core::ports::Store;
 use croupier_core::*;
@@ -57,22 +60,8 @@ fn losing() -> Settle {
 
 /// A win on a fixed day: both events of the check fall in one period.
 fn win_event(player: PlayerId) -> SettledBetEvent {
-    SettledBetEvent {
-        event_id: uuid::Uuid::now_v7(),
-        at: Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
-        bet: BetSettled {
-            bet_id: uuid::Uuid::now_v7().to_string(),
-            player_id: player,
-            game: "dice".into(),
-            currency: chip(),
-            stake: 10,
-            payout: 20,
-            win: true,
-            multiplier: 2.0,
-            seed_pair_id: 1,
-            nonce: 0,
-        },
-    }
+    let day = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+    settled_bet(player, "dice", 10, true, day)
 }
 
 /// A wallet filled to [`MAX_BALANCE`] takes no further credit — adjustment,
@@ -166,19 +155,7 @@ pub async fn credits_stop_at_the_balance_ceiling(store: Arc<dyn Store>) {
 
     // A mission reward is skipped, not failed: the bet counts, nothing is
     // paid or recorded; the next counting bet grants it once there is room.
-    let rule = MissionRule {
-        id: "win-1".into(),
-        kind: MissionKind::Wins,
-        game: None,
-        currency: None,
-        target: 1,
-        period: MissionPeriod::Day,
-        reward: MissionReward {
-            currency: chip(),
-            amount: 500,
-        },
-        enabled: true,
-    };
+    let rule = mission_rule("win-1", MissionKind::Wins, 1, MissionPeriod::Day, 500);
     let first = win_event(p);
     let period = rule.period.key(first.at);
     let before = trace(&*store, p).await;

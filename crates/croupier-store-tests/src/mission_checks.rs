@@ -9,7 +9,8 @@ use croupier_core::ports::Store;
 use croupier_core::*;
 use std::sync::Arc;
 
-fn bet_at(
+/// A `bet.settled` event: a win pays twice the stake.
+pub fn settled_bet(
     player: PlayerId,
     game: &str,
     stake: i64,
@@ -34,7 +35,9 @@ fn bet_at(
     }
 }
 
-fn rule(
+/// An enabled mission rule over any game (and, for `Wagered`, chips),
+/// rewarding `reward` chips.
+pub fn mission_rule(
     id: &str,
     kind: MissionKind,
     target: i64,
@@ -80,20 +83,20 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
     // A Tuesday; the next day is in the same ISO week.
     let day1 = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
     let day2 = day1 + Duration::days(1);
-    let mut dice_wins = rule("win-3", MissionKind::Wins, 3, MissionPeriod::Day, 500);
+    let mut dice_wins = mission_rule("win-3", MissionKind::Wins, 3, MissionPeriod::Day, 500);
     dice_wins.game = None;
-    let mut off = rule("off", MissionKind::Wins, 1, MissionPeriod::Day, 99_999);
+    let mut off = mission_rule("off", MissionKind::Wins, 1, MissionPeriod::Day, 99_999);
     off.enabled = false;
     let rules = vec![
         dice_wins,
-        rule(
+        mission_rule(
             "wager-100",
             MissionKind::Wagered,
             100,
             MissionPeriod::Week,
             50,
         ),
-        rule(
+        mission_rule(
             "games-2",
             MissionKind::DistinctGames,
             2,
@@ -113,8 +116,8 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
         }
     };
 
-    let e1 = bet_at(p.id, "dice", 10, true, day1);
-    let e2 = bet_at(p.id, "dice", 10, true, day1);
+    let e1 = settled_bet(p.id, "dice", 10, true, day1);
+    let e2 = settled_bet(p.id, "dice", 10, true, day1);
     assert_eq!(apply(vec![e1.clone(), e2.clone()]).await, 2);
     // Redelivered, also twice in one batch: nothing changes.
     assert_eq!(apply(vec![e1.clone(), e2.clone(), e2.clone()]).await, 0);
@@ -133,7 +136,7 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
     assert_eq!(chip_balance(&*store, p.id).await, 0);
 
     // The third win and a second game: two rewards, once each.
-    let e3 = bet_at(p.id, "keno", 10, true, day1);
+    let e3 = settled_bet(p.id, "keno", 10, true, day1);
     assert_eq!(apply(vec![e3.clone()]).await, 1);
     assert_eq!(apply(vec![e3.clone(), e1.clone()]).await, 0);
     assert_eq!(
@@ -148,8 +151,8 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
 
     // Past the target again: progress grows, no second reward. The wager
     // mission reaches its target in the same event.
-    let e4 = bet_at(p.id, "dice", 80, true, day1);
-    let e4b = bet_at(p.id, "limbo", 5, false, day1);
+    let e4 = settled_bet(p.id, "dice", 80, true, day1);
+    let e4b = settled_bet(p.id, "limbo", 5, false, day1);
     assert_eq!(apply(vec![e4.clone(), e4b]).await, 2);
     assert_eq!(
         progress(&*store, p.id, "win-3", "2026-03-10").await,
@@ -168,9 +171,9 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
     // Another day is another period for the daily missions; the weekly one
     // already paid this week. Events land in their bet's period, whenever
     // they are processed, and in any order.
-    let late = bet_at(p.id, "dice", 1, true, day1 + Duration::hours(11));
+    let late = settled_bet(p.id, "dice", 1, true, day1 + Duration::hours(11));
     let next: Vec<_> = (0..3)
-        .map(|_| bet_at(p.id, "dice", 1, true, day2))
+        .map(|_| settled_bet(p.id, "dice", 1, true, day2))
         .collect();
     assert_eq!(apply(vec![next[2].clone(), late, next[0].clone()]).await, 3);
     assert_eq!(
@@ -242,7 +245,7 @@ pub async fn missions_reward_once_per_mission_player_and_period(store: Arc<dyn S
     // Handlers racing with the same batch: the reward is still granted once.
     let q = new_player(&*store, "racer").await;
     let batch: Vec<_> = (0..5)
-        .map(|_| bet_at(q.id, "dice", 1, true, day1))
+        .map(|_| settled_bet(q.id, "dice", 1, true, day1))
         .collect();
     let racers: Vec<_> = (0..4)
         .map(|_| {
@@ -271,7 +274,7 @@ pub async fn mission_rules_are_stored_replaced_and_deleted(store: Arc<dyn Store>
     let admin = new_player(&*store, "rulemaker").await;
     assert!(store.mission_rules().await.unwrap().is_empty());
     let t = now();
-    let mut a = rule(
+    let mut a = mission_rule(
         "b-wager",
         MissionKind::Wagered,
         100_000,
@@ -282,7 +285,7 @@ pub async fn mission_rules_are_stored_replaced_and_deleted(store: Arc<dyn Store>
         .put_mission_rule(a.clone(), admin.id, t)
         .await
         .unwrap();
-    let b = rule(
+    let b = mission_rule(
         "a-games",
         MissionKind::DistinctGames,
         3,
@@ -372,8 +375,14 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
     );
 
     // A blocked player's wins count for nothing (the events are consumed).
-    let rules = vec![rule("win-1", MissionKind::Wins, 1, MissionPeriod::Day, 500)];
-    let win = bet_at(p.id, "dice", 10, true, t);
+    let rules = vec![mission_rule(
+        "win-1",
+        MissionKind::Wins,
+        1,
+        MissionPeriod::Day,
+        500,
+    )];
+    let win = settled_bet(p.id, "dice", 10, true, t);
     assert_eq!(
         store
             .apply_mission_bets("missions", &rules, &[win], t)
@@ -396,7 +405,7 @@ pub async fn blocked_players_lose_sessions_and_earn_nothing(store: Arc<dyn Store
     assert!(lifted.changed && lifted.revoked.is_empty());
     assert_eq!(store.player(p.id).await.unwrap().unwrap().blocked_at, None);
     assert!(store.session(tokens[0]).await.unwrap().unwrap().revoked);
-    let win = bet_at(p.id, "dice", 10, true, t);
+    let win = settled_bet(p.id, "dice", 10, true, t);
     store
         .apply_mission_bets("missions", &rules, &[win], t)
         .await

@@ -552,26 +552,6 @@ async fn maintenance_analyzes_tables_that_grew() {
     .await;
 }
 
-fn win_by(player: PlayerId) -> croupier_core::events::SettledBetEvent {
-    use croupier_core::events::{BetSettled, SettledBetEvent};
-    SettledBetEvent {
-        event_id: uuid::Uuid::now_v7(),
-        at: now(),
-        bet: BetSettled {
-            bet_id: uuid::Uuid::now_v7().to_string(),
-            player_id: player,
-            game: "dice".into(),
-            currency: chip(),
-            stake: 10,
-            payout: 20,
-            win: true,
-            multiplier: 2.0,
-            seed_pair_id: 1,
-            nonce: 0,
-        },
-    }
-}
-
 /// A missions batch that rewards several players locks their wallets in the
 /// order a bet batch does (by player), whatever order the bets came in: it
 /// waits for the first wallet without holding a later one, so it cannot
@@ -579,24 +559,13 @@ fn win_by(player: PlayerId) -> croupier_core::events::SettledBetEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mission_rewards_lock_wallets_in_player_order() {
     use croupier_core::missions::*;
+    use croupier_store_tests::{mission_rule, settled_bet};
     with_schemas(1, |url, schemas| async move {
         let store = Arc::new(store(&url, &schemas[0], |_| {}).await);
         let a = player(&*store, "order-a", 100, false).await;
         let b = player(&*store, "order-b", 100, false).await;
         let (first, last) = if a.0 < b.0 { (a, b) } else { (b, a) };
-        let rule = MissionRule {
-            id: "win-1".into(),
-            kind: MissionKind::Wins,
-            game: None,
-            currency: None,
-            target: 1,
-            period: MissionPeriod::Day,
-            reward: MissionReward {
-                currency: chip(),
-                amount: 5,
-            },
-            enabled: true,
-        };
+        let rule = mission_rule("win-1", MissionKind::Wins, 1, MissionPeriod::Day, 5);
         // A bet batch in flight holds the first player's wallet.
         let mut lane = store.pool().begin().await.unwrap();
         sqlx::query("SELECT 1 FROM wallets WHERE player_id = $1 FOR UPDATE")
@@ -611,7 +580,8 @@ async fn mission_rewards_lock_wallets_in_player_order() {
         // The later player's win comes first in the batch.
         let consumer = {
             let store = store.clone();
-            let (rule, bets) = (rule.clone(), vec![win_by(last), win_by(first)]);
+            let win = |p| settled_bet(p, "dice", 10, true, now());
+            let (rule, bets) = (rule.clone(), vec![win(last), win(first)]);
             tokio::spawn(async move {
                 store
                     .apply_mission_bets("missions", &[rule], &bets, now())
