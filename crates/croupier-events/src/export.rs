@@ -200,7 +200,14 @@ impl ExportConsumer {
     /// every `manifest_interval` until `stop`. The caller flushes once more
     /// after the consumer's own loops have ended.
     pub async fn run_manifests(self: Arc<Self>, stop: CancellationToken) {
-        let period = self.opts.manifest_interval.max(Duration::from_millis(10));
+        // At 0 the batches write their own manifests: the loop only recovers
+        // (retrying each second until it has), then ends.
+        let every_batch = self.opts.manifest_interval.is_zero();
+        let period = if every_batch {
+            Duration::from_secs(1)
+        } else {
+            self.opts.manifest_interval
+        };
         let mut recovered = false;
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -212,8 +219,10 @@ impl ExportConsumer {
             if !recovered {
                 recovered = self.recover_manifests().await.is_ok();
             }
-            if let Err(e) = self.flush_manifests().await {
-                tracing::warn!(error = %e, "cannot write the export manifests; retrying");
+            match self.flush_manifests().await {
+                Ok(()) if every_batch && recovered => return,
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot write the export manifests; retrying"),
             }
         }
     }

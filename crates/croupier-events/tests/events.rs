@@ -1350,4 +1350,15 @@ async fn export_manifests_trail_their_files_and_a_restart_rewrites_what_a_crash_
     );
     stop.cancel();
     writer.await.unwrap();
+
+    // At interval 0 (batches write their own) the loop recovers, then ends.
+    std::fs::remove_dir_all(root.path().join("manifests")).unwrap();
+    let each_batch = Arc::new(ExportConsumer::new(store.clone(), opts(Duration::ZERO)));
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        each_batch.run_manifests(CancellationToken::new()),
+    )
+    .await
+    .expect("the loop ends once it has recovered");
+    assert_eq!(listed(&manifest_entries(root.path())), files);
 }
