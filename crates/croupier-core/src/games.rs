@@ -111,6 +111,63 @@ pub struct BetRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A bet as asked for, before settlement: with its outcome, the seed pair and
+/// nonce it drew on and the balance it left, it becomes a [`BetRecord`].
+#[derive(Clone, Copy, Debug)]
+pub struct NewBet<'a> {
+    pub id: &'a str,
+    pub player_id: PlayerId,
+    pub game: &'a str,
+    pub currency: CurrencyCode,
+    pub stake: i64,
+    pub params: &'a serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+impl NewBet<'_> {
+    /// The record of this bet settled as `outcome` on `pair` at `nonce`,
+    /// leaving the wallet at `balance`.
+    pub fn settled(
+        self,
+        outcome: &Outcome,
+        pair: &SeedPair,
+        nonce: u64,
+        balance: i64,
+    ) -> BetRecord {
+        BetRecord {
+            id: self.id.to_owned(),
+            player_id: self.player_id,
+            game: self.game.to_owned(),
+            currency: self.currency,
+            stake: self.stake,
+            payout: outcome.payout,
+            multiplier: outcome.multiplier,
+            win: outcome.win,
+            params: self.params.clone(),
+            outcome: outcome.detail.clone(),
+            seed_pair_id: pair.id,
+            server_seed_hash: pair.server_seed_hash.clone(),
+            client_seed: pair.client_seed.clone(),
+            server_seed: None,
+            nonce,
+            balance,
+            created_at: self.at,
+        }
+    }
+}
+
+impl BetRecord {
+    /// The `bet.settled` event's payload, the same from every backend.
+    pub fn event_payload(&self) -> serde_json::Value {
+        serde_json::json!({
+            "bet_id": self.id, "player_id": self.player_id, "game": self.game,
+            "currency": self.currency, "stake": self.stake, "payout": self.payout,
+            "multiplier": self.multiplier as f64 / 100.0, "win": self.win,
+            "seed_pair_id": self.seed_pair_id, "nonce": self.nonce, "balance": self.balance,
+        })
+    }
+}
+
 /// Bet-history filter and page. History is in play order, newest first: by
 /// seed pair, then nonce.
 #[derive(Clone, Debug, Default)]

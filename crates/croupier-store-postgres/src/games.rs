@@ -16,7 +16,7 @@ use croupier_core::ports::GameStore;
 use croupier_core::{
     event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
     BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
-    MinesRound, MinesState, MinesStep, NewSeedPair, OpenMinesCommand, Outcome, PlayerId, SeedPair,
+    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, PlayerId, SeedPair,
     Settle, StoreError, StoreResult, StoredResponse,
 };
 use sqlx::postgres::PgRow;
@@ -223,69 +223,8 @@ pub(crate) fn earlier_answer(
     }
 }
 
-/// The `bet.settled` event's payload, as the SQLite backend writes it.
-pub(crate) fn bet_payload(b: &BetRecord) -> serde_json::Value {
-    serde_json::json!({
-        "bet_id": b.id, "player_id": b.player_id, "game": b.game, "currency": b.currency,
-        "stake": b.stake, "payout": b.payout, "multiplier": b.multiplier as f64 / 100.0,
-        "win": b.win, "seed_pair_id": b.seed_pair_id, "nonce": b.nonce, "balance": b.balance,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn bet_record(
-    id: &str,
-    player_id: PlayerId,
-    game: &str,
-    currency: CurrencyCode,
-    stake: i64,
-    outcome: &Outcome,
-    params: &serde_json::Value,
-    pair: &SeedPair,
-    nonce: u64,
-    balance: i64,
-    now: DateTime<Utc>,
-) -> BetRecord {
-    BetRecord {
-        id: id.to_owned(),
-        player_id,
-        game: game.to_owned(),
-        currency,
-        stake,
-        payout: outcome.payout,
-        multiplier: outcome.multiplier,
-        win: outcome.win,
-        params: params.clone(),
-        outcome: outcome.detail.clone(),
-        seed_pair_id: pair.id,
-        server_seed_hash: pair.server_seed_hash.clone(),
-        client_seed: pair.client_seed.clone(),
-        server_seed: None,
-        nonce,
-        balance,
-        created_at: now,
-    }
-}
-
 /// Writes a bet row and its `bet.settled` event (one statement).
-#[allow(clippy::too_many_arguments)]
-async fn insert_bet(
-    c: &mut PgConnection,
-    id: &str,
-    player_id: PlayerId,
-    game: &str,
-    currency: CurrencyCode,
-    stake: i64,
-    outcome: &Outcome,
-    params: &serde_json::Value,
-    pair: &SeedPair,
-    nonce: u64,
-    balance: i64,
-    now: DateTime<Utc>,
-) -> StoreResult<BetRecord> {
-    let record = bet_record(
-        id, player_id, game, currency, stake, outcome, params, pair, nonce, balance, now,
-    );
+async fn insert_bet(c: &mut PgConnection, b: &BetRecord) -> StoreResult<()> {
     sqlx::query(
         "WITH b AS (
             INSERT INTO bets (id, player_id, game, currency, stake, payout, multiplier, win, params,
@@ -295,29 +234,29 @@ async fn insert_bet(
          INSERT INTO outbox (event_id, event_type, payload, created_at, producer, traceparent)
          VALUES ($15, $16, $17, $14, $18, $19)",
     )
-    .bind(id)
-    .bind(player_id.0)
-    .bind(game)
-    .bind(currency.as_str())
-    .bind(stake)
-    .bind(outcome.payout)
-    .bind(outcome.multiplier as i64)
-    .bind(outcome.win)
-    .bind(params)
-    .bind(&outcome.detail)
-    .bind(pair.id)
-    .bind(nonce as i64)
-    .bind(balance)
-    .bind(millis(now))
+    .bind(&b.id)
+    .bind(b.player_id.0)
+    .bind(&b.game)
+    .bind(b.currency.as_str())
+    .bind(b.stake)
+    .bind(b.payout)
+    .bind(b.multiplier as i64)
+    .bind(b.win)
+    .bind(&b.params)
+    .bind(&b.outcome)
+    .bind(b.seed_pair_id)
+    .bind(b.nonce as i64)
+    .bind(b.balance)
+    .bind(millis(b.created_at))
     .bind(Uuid::now_v7())
     .bind(event_type::BET_SETTLED)
-    .bind(bet_payload(&record))
+    .bind(b.event_payload())
     .bind(croupier_core::trace::instance())
     .bind(croupier_core::trace::current())
     .execute(c)
     .await
     .map_err(db)?;
-    Ok(record)
+    Ok(())
 }
 
 pub(crate) type Render = Box<dyn Fn(&BetRecord) -> StoredResponse + Send>;
@@ -407,41 +346,62 @@ pub(crate) async fn place_bet_tx(
     if !within_ceiling(balance - cmd.stake, outcome.payout) {
         return Err(StoreError::BalanceLimit);
     }
-    let (stake, payout) = (cmd.stake, outcome.payout);
-    let after = balance - stake + payout;
-    // Stake from the wallet to the house, payout back: postings as `post_bet`.
-    let (accounts, amounts, afters): (Vec<&str>, Vec<i64>, Vec<Option<i64>>) = if payout > 0 {
-        (
-            vec![
-                "wallet",
-                system_account::HOUSE,
-                system_account::HOUSE,
-                "wallet",
-            ],
-            vec![-stake, stake, -payout, payout],
-            vec![Some(after - payout), None, None, Some(after)],
-        )
-    } else {
-        (
-            vec!["wallet", system_account::HOUSE],
-            vec![-stake, stake],
-            vec![Some(after), None],
-        )
-    };
     let bet_id = Uuid::now_v7().to_string();
-    let record = bet_record(
-        &bet_id,
-        cmd.player_id,
-        &cmd.game,
-        cmd.currency,
-        stake,
-        &outcome,
-        &cmd.params,
-        &pair,
-        nonce,
-        after,
-        cmd.now,
-    );
+    let record = NewBet {
+        id: &bet_id,
+        player_id: cmd.player_id,
+        game: &cmd.game,
+        currency: cmd.currency,
+        stake: cmd.stake,
+        params: &cmd.params,
+        at: cmd.now,
+    }
+    .settled(&outcome, &pair, nonce, balance - cmd.stake + outcome.payout);
+    write_bet(&mut *c, &record).await?;
+    if let Some((scope, key, _)) = &cmd.idempotency {
+        let render = once
+            .render
+            .as_ref()
+            .ok_or_else(|| internal("idempotent bet without a renderer"))?;
+        let resp = render(&record);
+        sqlx::query(
+            "UPDATE idempotency SET state = 'done', status = $3, body = $4
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(i32::from(resp.status))
+        .bind(&resp.body)
+        .execute(c)
+        .await
+        .map_err(db)?;
+    }
+    Ok(Idempotent::Done(record))
+}
+
+/// A settled bet's postings, in order: (account, amount, wallet balance
+/// after it). The stake goes from the wallet to the house, the payout back.
+pub(crate) fn bet_legs(b: &BetRecord) -> Vec<(&'static str, i64, Option<i64>)> {
+    let (stake, payout, after) = (b.stake, b.payout, b.balance);
+    let mut legs = vec![("wallet", -stake, Some(after - payout))];
+    legs.push((system_account::HOUSE, stake, None));
+    if payout > 0 {
+        legs.push((system_account::HOUSE, -payout, None));
+        legs.push(("wallet", payout, Some(after)));
+    }
+    legs
+}
+
+/// Writes a settled bet on the single path (one statement): its ledger
+/// transaction and postings, the wallet (only if it still covers the stake),
+/// the bet row and its `bet.settled` event.
+async fn write_bet(c: &mut PgConnection, b: &BetRecord) -> StoreResult<()> {
+    let (mut accounts, mut amounts, mut afters) = (vec![], vec![], vec![]);
+    for (account, amount, after) in bet_legs(b) {
+        accounts.push(account);
+        amounts.push(amount);
+        afters.push(after);
+    }
     let written: Option<i64> = sqlx::query_scalar(
         "WITH t AS (
             INSERT INTO ledger_transactions (kind, currency, reference, created_at)
@@ -467,59 +427,39 @@ pub(crate) async fn place_bet_tx(
          )
          SELECT balance FROM w",
     )
-    .bind(cmd.player_id.0)
-    .bind(cmd.currency.as_str())
-    .bind(&bet_id)
-    .bind(millis(cmd.now))
-    .bind(stake)
-    .bind(payout)
+    .bind(b.player_id.0)
+    .bind(b.currency.as_str())
+    .bind(&b.id)
+    .bind(millis(b.created_at))
+    .bind(b.stake)
+    .bind(b.payout)
     .bind(&accounts)
     .bind(&amounts)
     .bind(&afters)
-    .bind(&cmd.game)
-    .bind(outcome.multiplier as i64)
-    .bind(outcome.win)
-    .bind(&cmd.params)
-    .bind(&outcome.detail)
-    .bind(pair.id)
-    .bind(nonce as i64)
-    .bind(after)
+    .bind(&b.game)
+    .bind(b.multiplier as i64)
+    .bind(b.win)
+    .bind(&b.params)
+    .bind(&b.outcome)
+    .bind(b.seed_pair_id)
+    .bind(b.nonce as i64)
+    .bind(b.balance)
     .bind(Uuid::now_v7())
     .bind(event_type::BET_SETTLED)
-    .bind(bet_payload(&record))
+    .bind(b.event_payload())
     .bind(croupier_core::trace::instance())
     .bind(croupier_core::trace::current())
-    .fetch_optional(&mut *c)
+    .fetch_optional(c)
     .await
     .map_err(db)?;
     match written {
-        Some(b) if b == after => {}
-        Some(b) => {
-            return Err(internal(format!(
-                "wallet balance {b} after bet, expected {after}"
-            )))
-        }
-        None => return Err(StoreError::InsufficientFunds),
+        Some(balance) if balance == b.balance => Ok(()),
+        Some(balance) => Err(internal(format!(
+            "wallet balance {balance} after bet, expected {}",
+            b.balance
+        ))),
+        None => Err(StoreError::InsufficientFunds),
     }
-    if let Some((scope, key, _)) = &cmd.idempotency {
-        let render = once
-            .render
-            .as_ref()
-            .ok_or_else(|| internal("idempotent bet without a renderer"))?;
-        let resp = render(&record);
-        sqlx::query(
-            "UPDATE idempotency SET state = 'done', status = $3, body = $4
-             WHERE scope = $1 AND key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(i32::from(resp.status))
-        .bind(&resp.body)
-        .execute(c)
-        .await
-        .map_err(db)?;
-    }
-    Ok(Idempotent::Done(record))
 }
 
 const BET_COLUMNS: &str = "b.id, b.player_id, b.game, b.currency, b.stake, b.payout, b.multiplier, b.win,
@@ -756,11 +696,17 @@ async fn mines_step_tx(
                 .await
                 .map_err(db)?
             };
-            let bet = insert_bet(
-                &mut *c, &r.id, player_id, "mines", r.currency, r.stake, &outcome, &params, &pair,
-                r.nonce, balance, now,
-            )
-            .await?;
+            let bet = NewBet {
+                id: &r.id,
+                player_id,
+                game: "mines",
+                currency: r.currency,
+                stake: r.stake,
+                params: &params,
+                at: now,
+            }
+            .settled(&outcome, &pair, r.nonce, balance);
+            insert_bet(&mut *c, &bet).await?;
             close_round(&mut *c, &mut r, MinesState::Completed, now).await?;
             Ok((r, Some(bet)))
         }

@@ -8,7 +8,7 @@ use croupier_core::ports::GameStore;
 use croupier_core::{
     event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
     BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
-    MinesRound, MinesState, MinesStep, NewSeedPair, OpenMinesCommand, Outcome, PlayerId, SeedPair,
+    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, PlayerId, SeedPair,
     StoreError, StoreResult, StoredResponse,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -183,21 +183,8 @@ fn record_response(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_bet(
-    c: &Connection,
-    id: &str,
-    player_id: PlayerId,
-    game: &str,
-    currency: CurrencyCode,
-    stake: i64,
-    outcome: &Outcome,
-    params: &serde_json::Value,
-    pair: &SeedPair,
-    nonce: u64,
-    balance: i64,
-    now: DateTime<Utc>,
-) -> StoreResult<BetRecord> {
+/// Writes a bet row and its `bet.settled` event.
+fn insert_bet(c: &Connection, b: &BetRecord) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO bets (id, player_id, game, currency, stake, payout, multiplier, win, params,
                            outcome, seed_pair_id, nonce, balance_after, created_at)
@@ -205,52 +192,24 @@ fn insert_bet(
     )
     .and_then(|mut s| {
         s.execute(rusqlite::params![
-            id,
-            player_id.to_string(),
-            game,
-            currency.as_str(),
-            stake,
-            outcome.payout,
-            outcome.multiplier as i64,
-            outcome.win,
-            params.to_string(),
-            outcome.detail.to_string(),
-            pair.id,
-            nonce as i64,
-            balance,
-            millis(now),
+            b.id,
+            b.player_id.to_string(),
+            b.game,
+            b.currency.as_str(),
+            b.stake,
+            b.payout,
+            b.multiplier as i64,
+            b.win,
+            b.params.to_string(),
+            b.outcome.to_string(),
+            b.seed_pair_id,
+            b.nonce as i64,
+            b.balance,
+            millis(b.created_at),
         ])
     })
     .map_err(internal)?;
-    emit(
-        c,
-        event_type::BET_SETTLED,
-        &serde_json::json!({
-            "bet_id": id, "player_id": player_id, "game": game, "currency": currency,
-            "stake": stake, "payout": outcome.payout, "multiplier": outcome.multiplier as f64 / 100.0,
-            "win": outcome.win, "seed_pair_id": pair.id, "nonce": nonce, "balance": balance,
-        }),
-        now,
-    )?;
-    Ok(BetRecord {
-        id: id.to_owned(),
-        player_id,
-        game: game.to_owned(),
-        currency,
-        stake,
-        payout: outcome.payout,
-        multiplier: outcome.multiplier,
-        win: outcome.win,
-        params: params.clone(),
-        outcome: outcome.detail.clone(),
-        seed_pair_id: pair.id,
-        server_seed_hash: pair.server_seed_hash.clone(),
-        client_seed: pair.client_seed.clone(),
-        server_seed: None,
-        nonce,
-        balance,
-        created_at: now,
-    })
+    emit(c, event_type::BET_SETTLED, &b.event_payload(), b.created_at)
 }
 
 fn place_bet(c: &Connection, cmd: BetCommand) -> StoreResult<Idempotent<BetRecord>> {
@@ -298,20 +257,17 @@ fn place_bet(c: &Connection, cmd: BetCommand) -> StoreResult<Idempotent<BetRecor
         &bet_id,
         cmd.now,
     )?;
-    let record = insert_bet(
-        c,
-        &bet_id,
-        cmd.player_id,
-        &cmd.game,
-        cmd.currency,
-        cmd.stake,
-        &outcome,
-        &cmd.params,
-        &pair,
-        nonce,
-        balance,
-        cmd.now,
-    )?;
+    let record = NewBet {
+        id: &bet_id,
+        player_id: cmd.player_id,
+        game: &cmd.game,
+        currency: cmd.currency,
+        stake: cmd.stake,
+        params: &cmd.params,
+        at: cmd.now,
+    }
+    .settled(&outcome, &pair, nonce, balance);
+    insert_bet(c, &record)?;
     if let Some(idem) = cmd.idempotency {
         let resp = (idem.render)(&record);
         record_response(c, &idem.scope, &idem.key, &idem.fingerprint, &resp, cmd.now)?;
@@ -518,10 +474,17 @@ fn mines_step(
                 .and_then(|mut s| s.query_row((&player, r.currency.as_str()), |row| row.get(0)))
                 .map_err(internal)?
             };
-            let bet = insert_bet(
-                c, &r.id, player_id, "mines", r.currency, r.stake, &outcome, &params, &pair,
-                r.nonce, balance, now,
-            )?;
+            let bet = NewBet {
+                id: &r.id,
+                player_id,
+                game: "mines",
+                currency: r.currency,
+                stake: r.stake,
+                params: &params,
+                at: now,
+            }
+            .settled(&outcome, &pair, r.nonce, balance);
+            insert_bet(c, &bet)?;
             close_round(c, &mut r, MinesState::Completed, now)?;
             Ok((r, Some(bet)))
         }
