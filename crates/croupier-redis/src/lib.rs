@@ -15,6 +15,7 @@
 mod notifications;
 mod ratelimit;
 mod revocation;
+mod subscription;
 
 pub use notifications::NotificationBus;
 pub use ratelimit::RedisRateLimiter;

@@ -4,17 +4,12 @@
 //!
 //! Best effort, like the notifications themselves: a message published while
 //! a subscriber is away is lost for it. A silently dead subscription is
-//! caught the way the revocation bus does it: the subscriber publishes a
-//! heartbeat on a channel of its own, on the same subscription, and
-//! resubscribes when its heartbeats stop coming back.
+//! caught by its heartbeats, as the revocation bus's (see `subscription`).
 
-use crate::revocation::MAX_BACKOFF;
-use crate::{now_ms, Error, ErrorLog, Redis};
+use crate::subscription::{Listener, Ops, Timing, Watch};
+use crate::{ErrorLog, Redis};
 use async_trait::async_trait;
-use croupier_core::backoff::Backoff;
 use croupier_core::notify::{Notification, Notifier};
-use futures_util::StreamExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -23,45 +18,31 @@ use tokio::task::JoinHandle;
 const CHUNK: usize = 64;
 /// Larger messages are ignored (a message holds at most [`CHUNK`] small ones).
 const MAX_MESSAGE: usize = 1 << 20;
-const HEARTBEAT: Duration = Duration::from_secs(1);
-/// No heartbeat back for this long while they are published: resubscribe.
-const STUCK_AFTER: Duration = Duration::from_secs(3);
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-
-struct Inner {
-    redis: Redis,
-    channel: String,
-    heartbeat_channel: String,
-    heartbeat_seen: AtomicU64,
-    heartbeat_sent: AtomicU64,
-    publish_errors: ErrorLog,
-    subscribe_errors: ErrorLog,
-}
+const TIMING: Timing = Timing {
+    heartbeat: Duration::from_secs(1),
+    check: Duration::from_secs(1),
+    stuck_after: Duration::from_secs(3),
+};
+const OPS: Ops = Ops {
+    subscribe: "notification_subscribe",
+    heartbeat: "notification_heartbeat",
+    heartbeat_channel: "notifications-heartbeat",
+};
 
 /// Publishes notifications to every api instance and, when started with
 /// [`NotificationBus::subscribe`], receives them. Its tasks stop when dropped.
 pub struct NotificationBus {
-    inner: Arc<Inner>,
+    watch: Arc<Watch>,
+    publish_errors: ErrorLog,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl NotificationBus {
     /// Publishing only (an instance without the api role).
     pub fn publisher(redis: Redis) -> Self {
-        let prefix = redis.prefix().to_owned();
         Self {
-            inner: Arc::new(Inner {
-                redis,
-                channel: format!("{prefix}notifications"),
-                heartbeat_channel: format!(
-                    "{prefix}notifications-heartbeat:{}",
-                    uuid::Uuid::new_v4().simple()
-                ),
-                heartbeat_seen: AtomicU64::new(0),
-                heartbeat_sent: AtomicU64::new(0),
-                publish_errors: ErrorLog::new("notification_publish"),
-                subscribe_errors: ErrorLog::new("notification_subscribe"),
-            }),
+            watch: Arc::new(Watch::new(redis, "notifications", OPS, TIMING)),
+            publish_errors: ErrorLog::new("notification_publish"),
             tasks: vec![],
         }
     }
@@ -74,15 +55,12 @@ impl NotificationBus {
         deliver: impl Fn(&Notification) + Send + Sync + 'static,
     ) -> Self {
         let mut bus = Self::publisher(redis);
-        bus.tasks = vec![
-            tokio::spawn(subscribe_forever(bus.inner.clone(), Box::new(deliver))),
-            tokio::spawn(heartbeat_forever(bus.inner.clone())),
-        ];
+        bus.tasks = bus.watch.start(Deliveries(Box::new(deliver))).into();
         bus
     }
 
     pub fn channel(&self) -> &str {
-        &self.inner.channel
+        self.watch.channel()
     }
 }
 
@@ -102,13 +80,12 @@ impl Notifier for NotificationBus {
                 continue;
             };
             let cmd = redis::cmd("PUBLISH")
-                .arg(&self.inner.channel)
+                .arg(self.watch.channel())
                 .arg(message)
                 .to_owned();
-            if let Err(e) = self.inner.redis.query::<i64>(&cmd).await {
+            if let Err(e) = self.watch.redis().query::<i64>(&cmd).await {
                 // Not retried: a late push is worth less than none.
-                self.inner
-                    .publish_errors
+                self.publish_errors
                     .record(&e, "live notifications are dropped");
                 metrics::counter!("croupier_ws_messages_dropped_total", "reason" => "redis")
                     .increment(chunk.len() as u64);
@@ -125,87 +102,19 @@ fn decode(payload: &[u8]) -> Option<Vec<Notification>> {
     serde_json::from_slice(payload).ok()
 }
 
-type Deliver = Box<dyn Fn(&Notification) + Send + Sync>;
+/// The bus's delivery callback, fed by the subscription.
+struct Deliveries(Box<dyn Fn(&Notification) + Send + Sync>);
 
-async fn subscribe_forever(inner: Arc<Inner>, deliver: Deliver) {
-    let mut backoff = Backoff::new("redis_subscribe", MIN_BACKOFF, MAX_BACKOFF);
-    let limit = inner.redis.timeout().max(Duration::from_secs(1));
-    loop {
-        let subscription = tokio::time::timeout(limit, async {
-            let mut pubsub = inner.redis.client().get_async_pubsub().await?;
-            pubsub
-                .subscribe(&[&inner.channel, &inner.heartbeat_channel])
-                .await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        })
-        .await
-        .map_err(|_| Error::Timeout(limit))
-        .and_then(|r| r.map_err(Error::from));
-        match subscription {
-            Ok(pubsub) => {
-                tracing::info!(channel = %inner.channel, "live notification feed subscribed");
-                let why = listen(&inner, pubsub, &deliver, now_ms()).await;
-                inner
-                    .subscribe_errors
-                    .record(&why, "sockets on this instance miss live notifications");
-                backoff.reset();
-            }
-            Err(e) => {
-                inner
-                    .subscribe_errors
-                    .record(&e, "sockets on this instance miss live notifications");
-            }
-        }
-        tokio::time::sleep(backoff.next_delay()).await;
-    }
-}
-
-async fn listen(
-    inner: &Inner,
-    pubsub: redis::aio::PubSub,
-    deliver: &Deliver,
-    since: u64,
-) -> &'static str {
-    let mut messages = pubsub.into_on_message();
-    let mut check = tokio::time::interval(HEARTBEAT);
-    loop {
-        tokio::select! {
-            msg = messages.next() => {
-                let Some(msg) = msg else { return "subscription connection closed" };
-                if msg.get_channel_name() == inner.heartbeat_channel {
-                    inner.heartbeat_seen.store(now_ms(), Ordering::Release);
-                } else if let Some(batch) = decode(msg.get_payload_bytes()) {
-                    for n in &batch {
-                        deliver(n);
-                    }
-                } else {
-                    tracing::warn!(channel = %inner.channel, "ignoring a malformed notification message");
-                }
-            }
-            _ = check.tick() => {
-                let now = now_ms();
-                let seen = inner.heartbeat_seen.load(Ordering::Acquire).max(since);
-                let sent = inner.heartbeat_sent.load(Ordering::Acquire);
-                if sent > seen && now.saturating_sub(seen) > STUCK_AFTER.as_millis() as u64 {
-                    return "subscription stopped delivering";
-                }
-            }
+impl Listener for Deliveries {
+    fn message(&self, payload: &[u8]) {
+        match decode(payload) {
+            Some(batch) => batch.iter().for_each(|n| (self.0)(n)),
+            None => tracing::warn!("ignoring a malformed notification message"),
         }
     }
-}
 
-async fn heartbeat_forever(inner: Arc<Inner>) {
-    let mut tick = tokio::time::interval(HEARTBEAT);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let cmd = redis::cmd("PUBLISH")
-            .arg(&inner.heartbeat_channel)
-            .arg("h")
-            .to_owned();
-        if inner.redis.query::<i64>(&cmd).await.is_ok() {
-            inner.heartbeat_sent.store(now_ms(), Ordering::Release);
-        }
+    fn consequence(&self) -> &'static str {
+        "sockets on this instance miss live notifications"
     }
 }
 
