@@ -16,6 +16,7 @@
 //! the event id in its inbox in the same transaction, and the source
 //! acknowledges only after that commit.
 
+mod bet_settled;
 mod consumer;
 pub mod export;
 mod housekeeping;
@@ -28,6 +29,7 @@ mod relay;
 mod replay;
 pub mod stats;
 
+pub use bet_settled::{BetProjection, BetSettledConsumer};
 pub use consumer::{
     redrive, Consumer, ConsumerError, ConsumerRedriver, DeadLetters, LogDeadLetters,
     StoreDeadLetters,
