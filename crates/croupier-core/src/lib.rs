@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod circuit;
+pub mod clock;
 pub mod console;
 pub mod dead_letters;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod revocation;
 pub mod trace;
 pub mod types;
 
+pub use clock::Clock;
 pub use error::{StoreError, StoreResult};
 pub use games::*;
 pub use money::{within_ceiling, Currency, CurrencyCode, Money, MAX_BALANCE};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::Duration;
 use croupier_core::backoff::Backoff;
 use croupier_core::ports::OutboxStore;
-use croupier_core::{OutboxEvent, StoreResult};
+use croupier_core::{Clock, OutboxEvent, StoreResult};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +63,8 @@ pub struct RelayOptions {
     pub poll_interval: std::time::Duration,
     /// Published events older than this are deleted; `None` keeps them.
     pub retention: Option<Duration>,
+    /// What leases and retention are measured on (tests move a manual one).
+    pub clock: Clock,
 }
 
 impl RelayOptions {
@@ -84,6 +86,7 @@ impl Default for RelayOptions {
             lease: Duration::seconds(30),
             poll_interval: std::time::Duration::from_millis(100),
             retention: Some(Duration::days(7)),
+            clock: Clock::system(),
         }
     }
 }
@@ -116,7 +119,7 @@ impl Relay {
         if !self.bus.accepting() {
             return Ok(RelayStep::default());
         }
-        let now = croupier_core::now();
+        let now = self.opts.clock.now();
         let batch = self
             .store
             .outbox_claim(&self.opts.owner, self.opts.batch, now, self.opts.lease)
@@ -165,7 +168,7 @@ impl Relay {
         // If this fails the events are published again after their lease:
         // duplicates, which the bus and the consumers' inboxes absorb.
         self.store
-            .outbox_mark_published(&done, croupier_core::now())
+            .outbox_mark_published(&done, self.opts.clock.now())
             .await?;
         Ok(RelayStep {
             claimed: batch.len(),
@@ -233,7 +236,7 @@ impl Relay {
         let Some(retention) = self.opts.retention else {
             return;
         };
-        let before = croupier_core::now() - retention;
+        let before = self.opts.clock.now() - retention;
         loop {
             match self.store.outbox_prune(before, PRUNE_BATCH).await {
                 Ok(n) => {

@@ -298,6 +298,15 @@ fn relay_opts(batch: u32, lease: chrono::Duration) -> RelayOptions {
     }
 }
 
+/// Options for a relay whose leases run on `clock` (a test moves it on
+/// instead of sleeping a lease out).
+fn relay_on(clock: &Clock, batch: u32, lease: chrono::Duration) -> RelayOptions {
+    RelayOptions {
+        clock: clock.clone(),
+        ..relay_opts(batch, lease)
+    }
+}
+
 /// A bus that is down (takes nothing) or refuses some events, and releases
 /// what it did not take, like JetStream.
 #[derive(Default)]
@@ -513,20 +522,21 @@ async fn a_relay_that_died_before_marking_is_taken_over_and_nats_keeps_one_copy(
             .unwrap(),
     );
     // The first relay claims and publishes, then dies before marking.
-    let lease = chrono::Duration::milliseconds(500);
+    let clock = Clock::manual(croupier_core::now());
+    let lease = chrono::Duration::seconds(30);
     let claimed = store
-        .outbox_claim("dead-relay", 100, croupier_core::now(), lease)
+        .outbox_claim("dead-relay", 100, clock.now(), lease)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 20);
     assert_eq!(bus.publish(&claimed).await.len(), 20);
-    let survivor = Relay::new(store.clone(), bus.clone(), relay_opts(100, lease));
+    let survivor = Relay::new(store.clone(), bus.clone(), relay_on(&clock, 100, lease));
     assert_eq!(
         survivor.step().await.unwrap(),
         RelayStep::default(),
         "leased events are not taken while the lease holds"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    clock.advance(lease + chrono::Duration::milliseconds(1));
     assert_eq!(
         survivor.step().await.unwrap(),
         RelayStep {
@@ -775,8 +785,9 @@ async fn the_in_process_bus_marks_published_only_once_every_consumer_handled() {
         dead.clone(),
         5,
     ));
-    let lease = chrono::Duration::milliseconds(300);
-    let relay = Relay::new(store.clone(), bus, relay_opts(100, lease));
+    let clock = Clock::manual(croupier_core::now());
+    let lease = chrono::Duration::seconds(30);
+    let relay = Relay::new(store.clone(), bus, relay_on(&clock, 100, lease));
     // 5 events: registered, adjusted, 3 bets. Only the bets wait for `flaky`.
     assert_eq!(
         relay.step().await.unwrap(),
@@ -793,7 +804,7 @@ async fn the_in_process_bus_marks_published_only_once_every_consumer_handled() {
     );
     // Retried once the lease ends; stats see the events again and skip them.
     assert_eq!(relay.step().await.unwrap(), RelayStep::default());
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    clock.advance(lease + chrono::Duration::milliseconds(1));
     assert_eq!(
         relay.step().await.unwrap(),
         RelayStep {
@@ -859,11 +870,9 @@ async fn the_in_process_bus_dead_letters_permanent_failures_and_exhausted_retrie
         handled: Mutex::new(vec![]),
     });
     let bus = Arc::new(InProcessBus::new(vec![transient], dead.clone(), 3));
-    let relay = Relay::new(
-        store.clone(),
-        bus,
-        relay_opts(100, chrono::Duration::milliseconds(100)),
-    );
+    let clock = Clock::manual(croupier_core::now());
+    let lease = chrono::Duration::seconds(30);
+    let relay = Relay::new(store.clone(), bus, relay_on(&clock, 100, lease));
     // (claimed, published): the funding's wallet.adjusted goes out at once.
     for (attempt, expected) in [(2, 1), (1, 0), (1, 1)].into_iter().enumerate() {
         let step = relay.step().await.unwrap();
@@ -873,7 +882,7 @@ async fn the_in_process_bus_dead_letters_permanent_failures_and_exhausted_retrie
             "attempt {}",
             attempt + 1
         );
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        clock.advance(lease + chrono::Duration::milliseconds(1));
     }
     assert_eq!(store.outbox_backlog().await.unwrap(), 0);
     let letters = dead.0.lock().unwrap().clone();
@@ -988,15 +997,13 @@ async fn in_process_dead_letters_are_stored_and_redriven(store: Arc<dyn Store>) 
         Arc::new(StoreDeadLetters::new(store.clone())),
         2,
     ));
-    let relay = Relay::new(
-        store.clone(),
-        bus,
-        relay_opts(100, chrono::Duration::milliseconds(100)),
-    );
+    let clock = Clock::manual(croupier_core::now());
+    let lease = chrono::Duration::seconds(30);
+    let relay = Relay::new(store.clone(), bus, relay_on(&clock, 100, lease));
     // Attempt 1, then after the lease attempt 2 dead-letters; then all published.
     for _ in 0..3 {
         relay.step().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        clock.advance(lease + chrono::Duration::milliseconds(1));
     }
     assert_eq!(store.outbox_backlog().await.unwrap(), 0);
     let letters = store.dead_letters(None, 0, 100).await.unwrap();

@@ -699,6 +699,7 @@ impl Config {
             poll_interval: std::time::Duration::from_millis(e.poll_interval_ms.max(1)),
             retention: (e.outbox_retention_hours > 0)
                 .then(|| chrono::Duration::hours(e.outbox_retention_hours.min(1 << 30) as i64)),
+            clock: croupier_core::Clock::system(),
         }
     }
 
