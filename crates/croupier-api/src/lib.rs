@@ -10,6 +10,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod play;
 pub mod ratelimit;
 pub mod rbac;
 pub mod recommendations;
@@ -55,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), ratelimit::rate_limit));
 
     // Bets record their Idempotency-Key inside the bet's own transaction.
-    let bets = Router::new().route("/v1/games/{game}/bets", post(routes::games::place_bet));
+    let bets = Router::new().route("/v1/games/{game}/bets", post(routes::bets::place_bet));
 
     // Logout revokes the very token a replay would present, so here the key is
     // checked *before* authentication, scoped by the token's hash: a replay

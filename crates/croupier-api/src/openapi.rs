@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         routes::auth::change_password, routes::auth::me,
         routes::wallets::list, routes::wallets::currencies, routes::wallets::claim, routes::wallets::transactions,
         routes::admin::adjust, routes::admin::audit, routes::admin::block, routes::admin::unblock,
-        routes::games::list, routes::games::place_bet, routes::games::patch,
+        routes::games::list, routes::games::patch, routes::bets::place_bet,
         routes::mines::open, routes::mines::get, routes::mines::reveal, routes::mines::cash_out,
         routes::fairness::seeds, routes::fairness::rotate, routes::fairness::verify,
         routes::bets::list, routes::bets::recent, routes::bets::get,

@@ -5,8 +5,13 @@ use crate::catalog::Catalog;
 use crate::config::ApiConfig;
 use croupier_core::ports::Store;
 use croupier_core::ratelimit::RateLimiter;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Recently built `GET /v1/games/{game}/stats` answers (JSON bodies), per game.
+pub type GameStatsCache = Arc<Mutex<HashMap<String, (Instant, axum::body::Bytes)>>>;
 
 /// One `Arc`: every middleware and extractor clones the state per request,
 /// and one contended reference count is cheaper than one per field.
@@ -36,7 +41,7 @@ pub struct Shared {
     /// This instance's live-notification sockets (`GET /v1/ws`).
     pub hub: Arc<crate::ws::Hub>,
     /// `GET /v1/games/{game}/stats` answers, kept `http.game_stats_cache_secs`.
-    pub game_stats_cache: crate::routes::stats::GameStatsCache,
+    pub game_stats_cache: GameStatsCache,
     /// The recommendations' global model, cached.
     pub recommendations: Arc<crate::recommendations::ModelCache>,
     /// This instance's request slots (`http.max_in_flight`).

@@ -1,14 +1,18 @@
-//! Bet history and the replay record of one bet.
+//! Placing a single-step bet, bet history, and the replay record of one bet.
+//! What a bet must pass and how it settles is `crate::play`'s.
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{parse_json, ApiQuery, JsonBytes};
 use crate::rbac::Access;
 use crate::state::AppState;
+use crate::{idempotency, play};
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use croupier_core::{BetCursor, BetQuery, BetRecord};
+use croupier_core::{BetCommand, BetCursor, BetQuery, BetRecord, Idempotent, IdempotentCommand};
 use croupier_fair::Game;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -198,4 +202,80 @@ pub async fn get(
         return Err(not_found());
     }
     Ok(Json(BetView::from(&bet)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetRequest {
+    #[schema(pattern = r"^[A-Z0-9]{2,10}$")]
+    pub currency: String,
+    /// Minor units, at least 1 (the game's limits say more). For roulette,
+    /// the sum of the bets' amounts.
+    #[schema(minimum = 1)]
+    pub stake: i64,
+    /// Game parameters: see the game's `params_schema` in `GET /v1/games`.
+    #[schema(value_type = Object)]
+    pub params: Value,
+}
+
+/// Place a bet on a single-step game; settled at once.
+///
+/// With `Idempotency-Key`, the stored answer commits in the same transaction
+/// as the bet itself.
+#[utoipa::path(post, path = "/v1/games/{game}/bets", operation_id = "place_bet", tag = "games",
+    params(("game" = String, Path)),
+    request_body = BetRequest,
+    responses((status = 201, body = BetView),
+        (status = 404, description = "unknown_game", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "game_disabled, idempotency_in_progress", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_params, stake_out_of_range, stake_mismatch, payout_over_cap, insufficient_funds, balance_limit, unknown_currency", body = Problem, content_type = "application/problem+json")))]
+pub async fn place_bet(
+    State(state): State<AppState>,
+    Extension(me): Extension<Authed>,
+    Path(game): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    JsonBytes(body): JsonBytes,
+) -> ApiResult<Response> {
+    let game = play::parse_game(&game)?;
+    if game == Game::Mines {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "multi_step_game",
+            "Mines is played in rounds: POST /v1/games/mines/rounds",
+        )
+        .field("game"));
+    }
+    let key = idempotency::key_from(&headers)?;
+    let req: BetRequest = parse_json(&body)?;
+    let ok = play::admit(&state, game, &req.currency, req.stake)?;
+    let params = play::single_step_params(&ok, game, req.stake, &req.params)?;
+    let idem = key.map(|key| IdempotentCommand {
+        scope: me.player.id.to_string(),
+        key,
+        fingerprint: idempotency::fingerprint(&method, &uri, &body),
+        render: Box::new(play::render_bet),
+    });
+    let result = state
+        .store
+        .place_bet(BetCommand {
+            player_id: me.player.id,
+            game: game.as_str().into(),
+            currency: ok.currency,
+            stake: req.stake,
+            params: req.params,
+            now: croupier_core::now(),
+            first_seed: play::new_seed_pair(None),
+            settle: play::settle_single_step(params, req.stake, ok.settings.house_edge_bps),
+            idempotency: idem,
+        })
+        .await?;
+    match result {
+        Idempotent::Done(bet) => {
+            crate::metrics::bet_settled(&bet);
+            Ok((StatusCode::CREATED, Json(BetView::from(&bet))).into_response())
+        }
+        Idempotent::Earlier(earlier) => idempotency::answer_earlier(earlier),
+    }
 }

@@ -3,39 +3,21 @@
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{client_ip, parse_json, ApiQuery, JsonBytes, PeerAddr};
+use crate::play::{fair_error, new_seed_pair};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use croupier_core::ratelimit::{Quota, RateDecision};
-use croupier_core::{NewSeedPair, SeedPair};
-use rand::RngCore;
+use croupier_core::SeedPair;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
-/// A fresh pair: a 256-bit server seed from the OS CSPRNG (hex, per the
-/// protocol), its SHA-256 commitment, and the given or a random client seed.
-pub fn new_seed_pair(client_seed: Option<String>) -> NewSeedPair {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let server_seed = hex::encode(bytes);
-    let client_seed = client_seed.unwrap_or_else(|| {
-        let mut c = [0u8; 8];
-        rand::rngs::OsRng.fill_bytes(&mut c);
-        hex::encode(c)
-    });
-    NewSeedPair {
-        server_seed_hash: croupier_fair::server_seed_hash(&server_seed),
-        server_seed,
-        client_seed,
-    }
-}
-
 /// A client seed is 1–64 printable ASCII characters.
-pub fn validate_client_seed(field: &str, seed: &str) -> ApiResult<()> {
+fn validate_client_seed(field: &str, seed: &str) -> ApiResult<()> {
     if (1..=64).contains(&seed.len()) && seed.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         Ok(())
     } else {
@@ -291,24 +273,4 @@ pub async fn verify(
     );
     out.insert("outcome".into(), result);
     Ok(Json(Value::Object(out)))
-}
-
-/// Maps an engine error to a 422 naming the field (under `params.`).
-pub fn fair_error(e: croupier_fair::FairError) -> ApiError {
-    match e {
-        croupier_fair::FairError::UnknownGame(g) => {
-            ApiError::invalid("game", "unknown_game", format!("no game `{g}`"))
-        }
-        croupier_fair::FairError::Param(p) => param_error(p),
-    }
-}
-
-pub fn param_error(p: croupier_fair::ParamError) -> ApiError {
-    // The engine names the whole object `params` (e.g. when it is not an object).
-    let field = if p.field == "params" {
-        p.field
-    } else {
-        format!("params.{}", p.field)
-    };
-    ApiError::invalid(&field, "invalid_params", p.message)
 }

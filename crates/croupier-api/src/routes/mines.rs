@@ -1,26 +1,24 @@
 //! Mines: a multi-step round. Open it (the stake is debited and a nonce
 //! reserved), reveal tiles, cash out. The seed pair and nonce stay fixed for
 //! the round; the mine positions are the first `mines` draws of the stream.
+//! The steps' rules are `crate::play`'s and `croupier_fair`'s.
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_json, JsonBytes};
+use crate::play;
 use crate::routes::bets::BetView;
-use crate::routes::fairness::new_seed_pair;
-use crate::routes::games::{admit, stored_outcome};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use croupier_core::{
-    BetRecord, CurrencyCode, Draw, MinesDecide, MinesRound, MinesState, MinesStep,
-    OpenMinesCommand, Outcome, StoreError,
+    BetRecord, CurrencyCode, MinesRound, MinesState, OpenMinesCommand, StoreError,
 };
 use croupier_fair::games::mines::TILES;
-use croupier_fair::{mine_positions, mines_multiplier, Game, Multiplier};
+use croupier_fair::{mines_multiplier, Game, Multiplier};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -138,7 +136,7 @@ pub async fn open(
     JsonBytes(body): JsonBytes,
 ) -> ApiResult<impl IntoResponse> {
     let req: OpenRound = parse_json(&body)?;
-    let ok = admit(&state, Game::Mines, &req.currency, req.stake)?;
+    let ok = play::admit(&state, Game::Mines, &req.currency, req.stake)?;
     // Any integer parses, so every out-of-range count gets the same answer.
     let mines = u8::try_from(req.mines)
         .ok()
@@ -152,7 +150,7 @@ pub async fn open(
             stake: req.stake,
             mines,
             now: croupier_core::now(),
-            first_seed: new_seed_pair(None),
+            first_seed: play::new_seed_pair(None),
         })
         .await
         .map_err(|e| match e {
@@ -181,49 +179,6 @@ pub async fn get(
         None => None,
     };
     Ok(Json(view(&state, &round, bet.as_ref())))
-}
-
-/// The payout of a cash-out after `reveals` safe tiles, capped at the game's maximum payout.
-fn cashout(
-    r: &MinesRound,
-    positions: Vec<u8>,
-    floats: &[f64],
-    revealed: Vec<u8>,
-    edge: u32,
-    cap: i64,
-) -> Result<MinesStep, StoreError> {
-    let m = mines_multiplier(r.mines, revealed.len() as u8, edge)
-        .map_err(|e| StoreError::Internal(e.message))?;
-    let full = m.payout(r.stake);
-    let payout = full.min(cap);
-    Ok(MinesStep::Settle {
-        params: replay_params(r.mines, &revealed),
-        outcome: Outcome {
-            payout,
-            // The engine's multiplier, unless the cap cut the payout.
-            multiplier: if payout == full {
-                m.hundredths()
-            } else {
-                (payout as i128 * 100 / r.stake as i128) as u64
-            },
-            win: payout > r.stake,
-            detail: stored_outcome(
-                json!({ "mines": positions, "revealed": revealed, "cashed_out": true }),
-                floats,
-            ),
-        },
-    })
-}
-
-/// A mines bet's parameters as the engine and verifiers take them: the mine
-/// count and the tiles picked, in order.
-fn replay_params(mines: u8, tiles: &[u8]) -> serde_json::Value {
-    json!({ "mines": mines, "tiles": tiles })
-}
-
-/// The floats the mine positions were drawn from (one per mine), for verifiers.
-fn mine_floats(d: &Draw<'_>, mines: u8) -> Vec<f64> {
-    croupier_fair::stream::floats(d.server_seed, d.client_seed, d.nonce, mines as usize)
 }
 
 fn payout_cap(state: &AppState, currency: CurrencyCode) -> i64 {
@@ -265,33 +220,14 @@ pub async fn reveal(
     }
     let edge = state.catalog.settings(Game::Mines).house_edge_bps;
     let cap = payout_cap(&state, current.currency);
-    let decide: MinesDecide = Box::new(move |r: &MinesRound, d: Draw<'_>| {
-        if r.revealed.contains(&tile) {
-            return Err(StoreError::TileRevealed);
-        }
-        let positions = mine_positions(d.server_seed, d.client_seed, d.nonce, r.mines)
-            .map_err(|e| StoreError::Internal(e.message))?;
-        if positions.contains(&tile) {
-            let mut tiles = r.revealed.clone();
-            tiles.push(tile);
-            return Ok(MinesStep::Settle {
-                params: replay_params(r.mines, &tiles),
-                outcome: Outcome {
-                    payout: 0,
-                    multiplier: 0,
-                    win: false,
-                    detail: stored_outcome(
-                        json!({ "mines": positions, "revealed": r.revealed, "hit": tile }),
-                        &mine_floats(&d, r.mines),
-                    ),
-                },
-            });
-        }
-        Ok(MinesStep::Safe { tile })
-    });
     let (round, bet) = state
         .store
-        .mines_step(me.player.id, &round_id, decide, croupier_core::now())
+        .mines_step(
+            me.player.id,
+            &round_id,
+            play::reveal_step(tile),
+            croupier_core::now(),
+        )
         .await
         .map_err(round_error)?;
     if let Some(bet) = &bet {
@@ -319,7 +255,7 @@ async fn cash_out_now(
         .mines_step(
             me.player.id,
             round_id,
-            cash_out_step(edge, cap),
+            play::cash_out_step(edge, cap),
             croupier_core::now(),
         )
         .await
@@ -328,25 +264,6 @@ async fn cash_out_now(
         crate::metrics::bet_settled(bet);
     }
     Ok(Json(view(state, &round, bet.as_ref())))
-}
-
-/// The cash-out step: cancels (refunds) a round with no tile revealed.
-fn cash_out_step(edge: u32, cap: i64) -> MinesDecide {
-    Box::new(move |r: &MinesRound, d: Draw<'_>| {
-        if r.revealed.is_empty() {
-            return Ok(MinesStep::Cancel);
-        }
-        let positions = mine_positions(d.server_seed, d.client_seed, d.nonce, r.mines)
-            .map_err(|e| StoreError::Internal(e.message))?;
-        cashout(
-            r,
-            positions,
-            &mine_floats(&d, r.mines),
-            r.revealed.clone(),
-            edge,
-            cap,
-        )
-    })
 }
 
 /// Cash out: pays the stake times the current multiplier. With no tile

@@ -1,15 +1,17 @@
 //! Play statistics, kept by the `stats` event consumer.
 
 use crate::auth::Authed;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::{BetCounters, WinRecord};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 use utoipa::ToSchema;
 
@@ -189,9 +191,6 @@ pub struct PublicGameStats {
     pub windows: Vec<GameWindow>,
 }
 
-/// Recently built `GET /v1/games/{game}/stats` answers, per game.
-pub type GameStatsCache = Arc<std::sync::Mutex<HashMap<String, (Instant, Arc<PublicGameStats>)>>>;
-
 const WINDOWS: [(&str, i64); 3] = [("24h", 1), ("7d", 7), ("30d", 30)];
 
 /// A game's popularity and observed RTP over the last 24 hours, 7 and 30
@@ -203,19 +202,16 @@ const WINDOWS: [(&str, i64); 3] = [("24h", 1), ("7d", 7), ("30d", 30)];
     params(("game" = String, Path)),
     responses((status = 200, body = PublicGameStats),
         (status = 404, description = "unknown_game", body = Problem, content_type = "application/problem+json")))]
-pub async fn game(
-    State(state): State<AppState>,
-    Path(game): Path<String>,
-) -> ApiResult<Json<PublicGameStats>> {
+pub async fn game(State(state): State<AppState>, Path(game): Path<String>) -> ApiResult<Response> {
     let shown: String = game.chars().take(64).collect();
-    let game = super::games::parse_game(&game)
-        .map_err(|e| e.detail(format!("no game named {shown:?}")))?;
+    let game =
+        crate::play::parse_game(&game).map_err(|e| e.detail(format!("no game named {shown:?}")))?;
     let ttl = std::time::Duration::from_secs(state.config.http.game_stats_cache_secs);
     let key = game.as_str().to_owned();
     if let Some((at, hit)) = state.game_stats_cache.lock().expect("cache lock").get(&key) {
         if at.elapsed() < ttl {
             metrics::counter!("croupier_game_stats_cache_total", "result" => "hit").increment(1);
-            return Ok(Json(PublicGameStats::clone(hit)));
+            return Ok(json_response(hit.clone()));
         }
     }
     metrics::counter!("croupier_game_stats_cache_total", "result" => "miss").increment(1);
@@ -246,12 +242,20 @@ pub async fn game(
         theoretical_rtp: rtp.is_finite().then_some(rtp),
         windows,
     };
+    let body = Bytes::from(serde_json::to_vec(&answer).map_err(|e| {
+        tracing::error!(error = %e, "game stats did not serialize");
+        ApiError::internal()
+    })?);
     if !ttl.is_zero() {
         state
             .game_stats_cache
             .lock()
             .expect("cache lock")
-            .insert(key, (Instant::now(), Arc::new(answer.clone())));
+            .insert(key, (Instant::now(), body.clone()));
     }
-    Ok(Json(answer))
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

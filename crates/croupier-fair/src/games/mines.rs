@@ -233,3 +233,66 @@ pub fn rtp(mines: u8, safe_reveals: u8, edge_bps: u32) -> Result<f64, ParamError
     let (alive, all) = survival_probability(mines, safe_reveals);
     Ok((alive * m.hundredths() as u128) as f64 / (all * 100) as f64)
 }
+
+/// Where a round's mines lie, drawn from its seed pair and nonce, with the
+/// floats they were drawn from (one per mine, for verifiers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MineField {
+    pub positions: Vec<u8>,
+    pub floats: Vec<f64>,
+}
+
+impl MineField {
+    pub fn draw(
+        server_seed: &str,
+        client_seed: &str,
+        nonce: u64,
+        mines: u8,
+    ) -> Result<Self, ParamError> {
+        Ok(MineField {
+            positions: mine_positions(server_seed, client_seed, nonce, mines)?,
+            floats: crate::stream::floats(server_seed, client_seed, nonce, mines as usize),
+        })
+    }
+
+    /// Whether revealing `tile` ends the round.
+    pub fn is_mine(&self, tile: u8) -> bool {
+        self.positions.contains(&tile)
+    }
+}
+
+/// A live round's cash-out: what it pays and the multiplier it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CashOut {
+    pub payout: i64,
+    /// Hundredths: the engine's multiplier, or payout / stake when the cap cut it.
+    pub multiplier: u64,
+    /// Whether it pays more than the stake.
+    pub win: bool,
+}
+
+/// Cashes out a round of `mines` mines and `stake` after `safe_reveals` safe
+/// tiles, the payout capped at `max_payout` (the game's limit for the
+/// currency). Refuses a cash-out before the first safe reveal: such a round
+/// is cancelled instead.
+pub fn cash_out(
+    mines: u8,
+    safe_reveals: u8,
+    stake: i64,
+    edge_bps: u32,
+    max_payout: i64,
+) -> Result<CashOut, ParamError> {
+    let m = cashout_multiplier(mines, safe_reveals, edge_bps)?;
+    let full = m.payout(stake);
+    let payout = full.min(max_payout);
+    let multiplier = if payout == full || stake <= 0 {
+        m.hundredths()
+    } else {
+        (payout as i128 * 100 / stake as i128) as u64
+    };
+    Ok(CashOut {
+        payout,
+        multiplier,
+        win: payout > stake,
+    })
+}

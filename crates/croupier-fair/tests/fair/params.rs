@@ -1,8 +1,8 @@
 //! Parameter validation names the offending field; the public API round-trips.
 
 use croupier_fair::{
-    cashout_multiplier, play, theoretical_rtp, verify_json, FairError, Game, GameParams,
-    Multiplier, DEFAULT_EDGE_BPS,
+    cashout_multiplier, mine_positions, mines_multiplier, play, theoretical_rtp, verify_json,
+    FairError, Game, GameParams, Multiplier, DEFAULT_EDGE_BPS,
 };
 use serde_json::{json, Value};
 
@@ -471,4 +471,58 @@ fn verify_accepts_full_bet_params_and_rejects_bad_ones() {
             other => panic!("{g}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_live_mines_round_hits_exactly_the_drawn_mines() {
+    use croupier_fair::games::mines::MineField;
+    let field = MineField::draw("server", "client", 7, 3).unwrap();
+    assert_eq!(
+        field.positions,
+        mine_positions("server", "client", 7, 3).unwrap()
+    );
+    assert_eq!(field.floats.len(), 3);
+    for tile in 0..25u8 {
+        assert_eq!(
+            field.is_mine(tile),
+            field.positions.contains(&tile),
+            "tile {tile}"
+        );
+    }
+    assert_eq!((0..25u8).filter(|t| field.is_mine(*t)).count(), 3);
+    assert_eq!(
+        MineField::draw("server", "client", 7, 0).unwrap_err().field,
+        "mines"
+    );
+}
+
+#[test]
+fn a_mines_cash_out_pays_the_multiplier_up_to_the_cap() {
+    use croupier_fair::games::mines::{cash_out, CashOut};
+    let m = mines_multiplier(3, 2, 100).unwrap();
+    let uncapped = cash_out(3, 2, 1_000, 100, i64::MAX).unwrap();
+    assert_eq!(
+        uncapped,
+        CashOut {
+            payout: m.payout(1_000),
+            multiplier: m.hundredths(),
+            win: true
+        }
+    );
+    // Capped: the payout stops at the cap and the multiplier says what it paid.
+    let capped = cash_out(3, 2, 1_000, 100, 1_100).unwrap();
+    assert_eq!(
+        capped,
+        CashOut {
+            payout: 1_100,
+            multiplier: 110,
+            win: true
+        }
+    );
+    let at_stake = cash_out(3, 2, 1_000, 100, 1_000).unwrap();
+    assert!(!at_stake.win);
+    assert_eq!(
+        cash_out(3, 0, 1_000, 100, i64::MAX).unwrap_err().field,
+        "reveals"
+    );
 }
