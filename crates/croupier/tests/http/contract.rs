@@ -1,7 +1,7 @@
-//! The API contract: the OpenAPI document against the router and the RBAC
-//! table, the route × role matrix, and the edges a black-box test found.
+//! The API contract: the OpenAPI document (and its snapshot) against the router
+//! and the RBAC table, the route × role matrix, and the edges a black-box test found.
 
-use crate::common::*;
+use crate::helpers::*;
 use croupier_api::rbac::{Access, ROUTES};
 use croupier_core::Role;
 use reqwest::{Method, StatusCode};
@@ -25,6 +25,16 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
         }
     }
     ops
+}
+
+#[tokio::test]
+async fn openapi_document_snapshot() {
+    let app = spawn().await;
+    let r = app
+        .call(Method::GET, "/openapi.json", None, None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    insta::assert_json_snapshot!("openapi", r.body);
 }
 
 #[tokio::test]

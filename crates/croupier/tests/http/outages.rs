@@ -3,9 +3,7 @@
 //! restart looks like from the app: every connection drops and new ones are
 //! refused until it is back.
 
-mod common;
-
-use common::{PgSchema, TestApp};
+use crate::helpers::{spawn_with, PgSchema, TestApp};
 use croupier_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -200,7 +198,7 @@ async fn app_behind_proxy(
     let (schema, scoped) = PgSchema::create().await;
     let proxy = Proxy::start(authority_of(url)).await;
     let through_proxy = with_authority(&scoped, &proxy.addr.to_string());
-    let mut app = common::spawn_with(|c| {
+    let mut app = spawn_with(|c| {
         c.database_url = Some(through_proxy);
         tweak(c);
     })

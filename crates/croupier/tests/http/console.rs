@@ -1,7 +1,7 @@
 //! What the operator console reads: players, one player, the audit log, the
 //! overview.
 
-use crate::common::*;
+use crate::helpers::*;
 use croupier_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -3,9 +3,7 @@
 //! validation. Runs on SQLite, and on PostgreSQL with
 //! `CROUPIER_TEST_HTTP_BACKEND=postgres`.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use croupier_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

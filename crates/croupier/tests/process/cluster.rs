@@ -9,9 +9,7 @@
 //! Needs haproxy and the three services; with `CROUPIER_TEST_REQUIRE_BACKENDS=1`
 //! (CI) their absence fails the test instead of skipping it.
 
-mod common;
-
-use common::{TestStreams, PASSWORD};
+use crate::helpers::{TestStreams, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;

@@ -11,9 +11,7 @@
 //! Needs `CROUPIER_TEST_POSTGRES_URL` and/or `CROUPIER_TEST_REDIS_URL` (each
 //! test says which); skipped without them unless CROUPIER_TEST_REQUIRE_BACKENDS.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -3,9 +3,7 @@
 //! (NATS JetStream, `CROUPIER_TEST_NATS_URL`), and the roles split an
 //! instance's work.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The web clients as the server serves them, and browser sessions: the
 //! HttpOnly cookie, its CSRF token, and sockets on it.
 
-use crate::common::*;
+use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
