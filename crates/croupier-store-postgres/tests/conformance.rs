@@ -1,16 +1,16 @@
 //! The shared conformance suite against a real PostgreSQL server.
 //!
-//! Every check gets a fresh schema (`ct_<random>`) on the server named by
-//! `CROUPIER_TEST_POSTGRES_URL`, with its own pool whose connections use that
-//! schema as `search_path`; migrations run there. All schemas are dropped at
-//! the end, also when a check fails.
+//! Every check is a test of its own on a fresh schema (`ct_<random>`) on the
+//! server named by `CROUPIER_TEST_POSTGRES_URL`, with its own pool whose
+//! connections use that schema as `search_path`; migrations run there. The
+//! schema is dropped at the end, also when the check fails.
 
 use croupier_core::ports::Store;
 use croupier_store_postgres::{PostgresOptions, PostgresStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Batching and read replicas (PostgreSQL only).
 mod pg;
@@ -59,40 +59,40 @@ async fn drop_schemas(admin: &PgPool, schemas: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_passes_the_conformance_suite() {
+/// Runs one check on a fresh schema, dropped afterwards even when it fails.
+async fn on_fresh_schema(check: croupier_store_tests::Check) {
     let Some(url) = server_url() else { return };
     let admin = admin_pool(&url).await;
-    let schemas = Arc::new(Mutex::new(Vec::<String>::new()));
-    let suite = {
-        let (admin, schemas, url) = (admin.clone(), schemas.clone(), url.clone());
-        // Spawned so that a failing check still lets the schemas be dropped.
-        tokio::spawn(async move {
-            croupier_store_tests::run_all(|| {
-                let schema = schema_name();
-                schemas.lock().unwrap().push(schema.clone());
-                let (admin, url) = (admin.clone(), url.clone());
-                async move {
-                    create_schema(&admin, &schema).await;
-                    let opts = PostgresOptions {
-                        max_connections: 8,
-                        search_path: Some(schema),
-                        ..Default::default()
-                    };
-                    Arc::new(PostgresStore::connect(&url, opts).await.expect("connect"))
-                        as Arc<dyn Store>
-                }
-            })
-            .await
-        })
+    let schema = schema_name();
+    create_schema(&admin, &schema).await;
+    let opts = PostgresOptions {
+        max_connections: 8,
+        search_path: Some(schema.clone()),
+        ..Default::default()
     };
-    let result = suite.await;
-    let created = schemas.lock().unwrap().clone();
-    drop_schemas(&admin, &created).await;
+    let store =
+        Arc::new(PostgresStore::connect(&url, opts).await.expect("connect")) as Arc<dyn Store>;
+    // Spawned so that a failing check still lets the schema be dropped.
+    let result = tokio::spawn(check(store)).await;
+    drop_schemas(&admin, std::slice::from_ref(&schema)).await;
     admin.close().await;
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+/// The shared suite, one test per check.
+mod postgres_conformance {
+    macro_rules! one_test_per_check {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::on_fresh_schema(|s| Box::pin(croupier_store_tests::$name(s))).await;
+            }
+        )*};
+    }
+
+    croupier_store_tests::with_checks!(one_test_per_check);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,18 +4,24 @@ use croupier_core::ports::{GameStore, LedgerStore, Store};
 use croupier_store_sqlite::{SqliteOptions, SqliteStore};
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_conformance_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    croupier_store_tests::run_all(|| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let path = dir.path().join(format!("check-{n}.db"));
-        async move {
-            Arc::new(SqliteStore::open(&path, &SqliteOptions::default()).unwrap()) as Arc<dyn Store>
-        }
-    })
-    .await;
+/// The shared suite, one test per check, each on a fresh store in a
+/// directory of its own.
+mod sqlite_conformance {
+    use super::*;
+
+    macro_rules! one_test_per_check {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(&dir.path().join("check.db"), &SqliteOptions::default())
+                    .unwrap();
+                croupier_store_tests::$name(Arc::new(store) as Arc<dyn Store>).await;
+            }
+        )*};
+    }
+
+    croupier_store_tests::with_checks!(one_test_per_check);
 }
 
 #[test]

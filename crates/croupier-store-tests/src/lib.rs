@@ -1,7 +1,7 @@
-//! The storage conformance suite. Every backend runs exactly these tests
-//! through `run_all` (or the individual functions), each against a fresh,
-//! isolated store from the backend's factory, so SQLite and PostgreSQL are
-//! held to the same behaviour.
+//! The storage conformance suite. Every backend runs exactly these checks,
+//! each as a test of its own (`with_checks!`) against a fresh, isolated store
+//! from the backend's factory, so SQLite and PostgreSQL are held to the same
+//! behaviour and one failing check hides no other.
 
 use chrono::{Duration, DurationRound, Utc};
 use croupier_core::ports::Store;
@@ -40,73 +40,54 @@ pub use retention_checks::*;
 pub use seed_checks::*;
 pub use wallet_checks::*;
 
+/// A conformance check, boxed: what a backend's per-check test runs.
 pub type Check = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
-macro_rules! checks {
-    ($($name:ident),* $(,)?) => {
-        /// Every conformance check, by name.
-        pub const CHECKS: &[(&str, Check)] = &[
-            $((stringify!($name), |s| Box::pin($name(s)))),*
-        ];
+/// Calls `$then!` with the name of every conformance check: the one list
+/// each backend's tests (one test per check) are made from.
+#[macro_export]
+macro_rules! with_checks {
+    ($then:ident) => {
+        $then!(
+            players_are_unique_case_insensitively,
+            sessions_are_revocable,
+            claims_credit_once_per_period,
+            adjustments_never_drive_balances_negative,
+            wallet_entries_page_newest_first,
+            idempotency_keys_replay_mismatch_and_lease,
+            outbox_receives_one_event_per_change_in_order,
+            concurrent_debits_never_overdraw,
+            audit_sums_are_exact_beyond_i64,
+            credits_stop_at_the_balance_ceiling,
+            seed_pairs_commit_rotate_and_reveal,
+            bets_reserve_nonces_settle_and_post_atomically,
+            refused_bets_change_nothing,
+            idempotent_bets_apply_once,
+            concurrent_bets_use_contiguous_unique_nonces,
+            bet_history_pages_newest_first,
+            mines_rounds_open_step_settle_and_cancel,
+            game_overrides_are_stored_and_audited,
+            outbox_claims_lease_publish_and_prune,
+            concurrent_claimers_get_disjoint_events,
+            stats_apply_each_event_once_per_consumer,
+            bet_settled_events_carry_what_stats_need,
+            stats_win_records_are_exact_in_any_arrival_order,
+            missions_reward_once_per_mission_player_and_period,
+            mission_rules_are_stored_replaced_and_deleted,
+            blocked_players_lose_sessions_and_earn_nothing,
+            dead_letters_are_kept_paged_and_removed,
+            every_emitted_event_matches_its_schema,
+            recommendations_apply_each_event_once_per_consumer,
+            co_play_counts_are_exact_under_shuffled_duplicated_delivery,
+            export_records_files_once_per_event,
+            export_lists_the_partitions_of_its_latest_files,
+            console_searches_players_and_reads_the_audit_log,
+            console_counts_live_sessions_and_play_in_a_window,
+            revealed_seed_pairs_page_newest_first,
+            inbox_records_are_pruned_by_event_age,
+            idempotency_keys_are_pruned_by_age,
+        );
     };
-}
-
-checks!(
-    players_are_unique_case_insensitively,
-    sessions_are_revocable,
-    claims_credit_once_per_period,
-    adjustments_never_drive_balances_negative,
-    wallet_entries_page_newest_first,
-    idempotency_keys_replay_mismatch_and_lease,
-    outbox_receives_one_event_per_change_in_order,
-    concurrent_debits_never_overdraw,
-    audit_sums_are_exact_beyond_i64,
-    credits_stop_at_the_balance_ceiling,
-    seed_pairs_commit_rotate_and_reveal,
-    bets_reserve_nonces_settle_and_post_atomically,
-    refused_bets_change_nothing,
-    idempotent_bets_apply_once,
-    concurrent_bets_use_contiguous_unique_nonces,
-    bet_history_pages_newest_first,
-    mines_rounds_open_step_settle_and_cancel,
-    game_overrides_are_stored_and_audited,
-    outbox_claims_lease_publish_and_prune,
-    concurrent_claimers_get_disjoint_events,
-    stats_apply_each_event_once_per_consumer,
-    bet_settled_events_carry_what_stats_need,
-    stats_win_records_are_exact_in_any_arrival_order,
-    missions_reward_once_per_mission_player_and_period,
-    mission_rules_are_stored_replaced_and_deleted,
-    blocked_players_lose_sessions_and_earn_nothing,
-    dead_letters_are_kept_paged_and_removed,
-    every_emitted_event_matches_its_schema,
-    recommendations_apply_each_event_once_per_consumer,
-    co_play_counts_are_exact_under_shuffled_duplicated_delivery,
-    export_records_files_once_per_event,
-    export_lists_the_partitions_of_its_latest_files,
-    console_searches_players_and_reads_the_audit_log,
-    console_counts_live_sessions_and_play_in_a_window,
-    revealed_seed_pairs_page_newest_first,
-    inbox_records_are_pruned_by_event_age,
-    idempotency_keys_are_pruned_by_age,
-);
-
-/// Runs every check, each on a fresh store from `fresh` and in a task of its
-/// own, so one failure does not hide the others: each failing check's panic
-/// is printed as it happens, and the run fails at the end naming them all.
-pub async fn run_all<F, Fut>(fresh: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    let mut failed = Vec::new();
-    for (name, check) in CHECKS {
-        eprintln!("conformance: {name}");
-        if tokio::spawn(check(fresh().await)).await.is_err() {
-            failed.push(*name);
-        }
-    }
-    assert!(failed.is_empty(), "conformance checks failed: {failed:?}");
 }
 
 pub(crate) fn now() -> chrono::DateTime<Utc> {
