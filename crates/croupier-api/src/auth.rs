@@ -318,7 +318,7 @@ impl SessionCache {
 /// miss, or when the entry is older than the feed lets us trust.
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authed> {
     let hash = hash_token(token);
-    let now = croupier_core::now();
+    let now = state.clock.now();
     let cached = match state.sessions.inner.get(&hash.0) {
         Some(c)
             if c.read_at.elapsed() <= UNANNOUNCED_TRUST || state.session_feed.trusts_cache() =>

@@ -46,6 +46,9 @@ pub struct Shared {
     pub recommendations: Arc<crate::recommendations::ModelCache>,
     /// This instance's request slots (`http.max_in_flight`).
     pub shedder: Arc<crate::shed::Shedder>,
+    /// What session expiry and faucet periods are measured on (tests move a
+    /// manual clock instead of sleeping).
+    pub clock: croupier_core::Clock,
 }
 
 impl AppState {
@@ -76,11 +79,18 @@ impl AppState {
             hub,
             game_stats_cache: Default::default(),
             recommendations,
+            clock: croupier_core::Clock::system(),
         }))
     }
 
     fn configure(&mut self) -> &mut Shared {
         Arc::get_mut(&mut self.0).expect("AppState is configured before it is shared")
+    }
+
+    /// Sets the clock sessions and claims are measured on (default: the wall clock).
+    pub fn with_clock(mut self, clock: croupier_core::Clock) -> Self {
+        self.configure().clock = clock;
+        self
     }
 
     /// Sets where other instances' revocations come from (default

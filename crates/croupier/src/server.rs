@@ -160,11 +160,17 @@ impl Running {
 
 /// Binds `cfg.listen` (port 0 picks a free port) and serves in the background.
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
+    start_on(cfg, croupier_core::Clock::system()).await
+}
+
+/// [`start`], with sessions and claims measured on `clock` (tests hold a
+/// manual one).
+pub async fn start_on(cfg: &Config, clock: croupier_core::Clock) -> anyhow::Result<Running> {
     let store = open_store(cfg).await?;
     croupier_api::metrics::handle();
     croupier_api::metrics::spawn_upkeep();
     let (limiter, redis) = rate_limiter(cfg).await?;
-    let state = AppState::new(store.clone(), cfg.api(), limiter);
+    let state = AppState::new(store.clone(), cfg.api(), limiter).with_clock(clock);
     let notifier = notifier(cfg, &state, redis.as_ref());
     let feed = session_feed(cfg, &state, redis);
     // Any api instance re-drives dead letters itself: a consumer's handler is

@@ -166,7 +166,7 @@ pub async fn open_session(
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<impl IntoResponse> {
     let (player, token, expires_at) = sign_in(&state, peer, &headers, body).await?;
-    let max_age = (expires_at - croupier_core::now()).num_seconds().max(0);
+    let max_age = (expires_at - state.clock.now()).num_seconds().max(0);
     let mut resp = Json(SessionResponse {
         player_id: player.id.to_string(),
         username: player.username,
@@ -220,7 +220,7 @@ async fn sign_in(
         ));
     }
     let token = auth::new_token();
-    let now = croupier_core::now();
+    let now = state.clock.now();
     let expires_at = now + cfg.session_absolute();
     state
         .store

@@ -156,7 +156,7 @@ pub async fn claim(
             currency: cur.code,
             amount: cur.faucet_amount,
             period: chrono::Duration::seconds(state.config.faucet.period_secs as i64),
-            now: croupier_core::now(),
+            now: state.clock.now(),
         })
         .await?;
     Ok((

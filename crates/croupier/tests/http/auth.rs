@@ -3,9 +3,10 @@
 
 use crate::helpers::*;
 use chrono::Utc;
+use croupier_core::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------- registration
 
@@ -454,10 +455,12 @@ async fn every_protected_route_needs_a_live_bearer_token() {
 
 #[tokio::test]
 async fn session_expires_after_idle_time() {
-    let app = spawn_with(|c| c.auth.session_idle_secs = 1).await;
+    let clock = Clock::manual(croupier_core::now());
+    let app = spawn_on(clock.clone(), |c| c.auth.session_idle_secs = 1).await;
     let (_, token) = app.player("alice").await;
+    clock.advance(chrono::Duration::milliseconds(900));
     assert_eq!(me_status(&app, &token).await, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    clock.advance(chrono::Duration::milliseconds(1001));
     let r = app.get("/v1/me", &token).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
     assert!(r.content_type().starts_with(PROBLEM_JSON));
@@ -473,36 +476,37 @@ async fn session_expires_after_idle_time() {
 #[tokio::test]
 async fn activity_keeps_an_idle_limited_session_alive() {
     // Default touch interval (60 s) far above the idle limit (2 s).
-    let app = spawn_with(|c| c.auth.session_idle_secs = 2).await;
+    let clock = Clock::manual(croupier_core::now());
+    let app = spawn_on(clock.clone(), |c| c.auth.session_idle_secs = 2).await;
     let (_, token) = app.player("alice").await;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(3500) {
+    // A request every 0.9 s for 9 s: twice the idle limit, never idle past it.
+    for step in 1..=10 {
+        clock.advance(chrono::Duration::milliseconds(900));
         assert_eq!(
             me_status(&app, &token).await,
             StatusCode::OK,
-            "active session died after {:?}",
-            start.elapsed()
+            "active session died after {} ms",
+            step * 900
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    clock.advance(chrono::Duration::milliseconds(2001));
     assert_eq!(me_status(&app, &token).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn session_expires_at_its_absolute_lifetime_despite_activity() {
-    let app = spawn_with(|c| c.auth.session_absolute_secs = 2).await;
+    let clock = Clock::manual(croupier_core::now());
+    let app = spawn_on(clock.clone(), |c| c.auth.session_absolute_secs = 2).await;
     app.register("alice").await;
     let login = app.login("alice", PASSWORD).await;
-    let start = Instant::now();
     let token = login.body["token"].as_str().unwrap().to_owned();
     let expires = timestamp(&login.body["expires_at"]);
-    let lifetime = expires - Utc::now();
-    assert!(lifetime <= chrono::Duration::seconds(2), "{lifetime}");
-    while start.elapsed() < Duration::from_millis(1500) {
+    assert_eq!(expires - clock.now(), chrono::Duration::seconds(2));
+    // Active all along, 0.3 s apart, until the lifetime ends.
+    for _ in 0..6 {
         assert_eq!(me_status(&app, &token).await, StatusCode::OK);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        clock.advance(chrono::Duration::milliseconds(300));
     }
-    tokio::time::sleep(Duration::from_millis(2300).saturating_sub(start.elapsed())).await;
+    clock.advance(chrono::Duration::milliseconds(200));
     assert_eq!(me_status(&app, &token).await, StatusCode::UNAUTHORIZED);
 }

@@ -166,25 +166,35 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_on(croupier_core::Clock::system(), tweak).await
+}
+
+/// An app whose sessions and claims are measured on `clock`: a manual clock
+/// the test moves on instead of sleeping out an expiry.
+pub async fn spawn_on(clock: croupier_core::Clock, tweak: impl FnOnce(&mut Config)) -> TestApp {
     if backend_is_postgres() {
         let (schema, url) = PgSchema::create().await;
-        start(Some(schema), |c| {
+        start(Some(schema), clock, |c| {
             c.database_url = Some(url);
             tweak(c);
         })
         .await
     } else {
-        start(None, tweak).await
+        start(None, clock, tweak).await
     }
 }
 
 /// An instance configured by `tweak` alone, on no schema of its own: for
 /// several instances sharing one database (`database_url`) and Redis.
 pub async fn spawn_instance(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    start(None, tweak).await
+    start(None, croupier_core::Clock::system(), tweak).await
 }
 
-async fn start(schema: Option<PgSchema>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+async fn start(
+    schema: Option<PgSchema>,
+    clock: croupier_core::Clock,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -194,7 +204,9 @@ async fn start(schema: Option<PgSchema>, tweak: impl FnOnce(&mut Config)) -> Tes
     };
     tweak(&mut config);
     config.validate().expect("test config is valid");
-    let running = croupier::server::start(&config).await.expect("app starts");
+    let running = croupier::server::start_on(&config, clock)
+        .await
+        .expect("app starts");
     TestApp {
         base: format!("http://{}", running.addr),
         http: reqwest::Client::new(),

@@ -4,11 +4,10 @@
 use crate::helpers::*;
 use chrono::Utc;
 use croupier_api::config::CurrencyConfig;
-use croupier_core::{CurrencyCode, Role};
+use croupier_core::{Clock, CurrencyCode, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 #[tokio::test]
 async fn wallets_list_every_configured_currency_with_zero_by_default() {
@@ -99,12 +98,14 @@ async fn claim_in_an_unknown_currency_is_404() {
 
 #[tokio::test]
 async fn claim_is_available_again_after_the_period() {
-    let app = spawn_with(|c| c.faucet.period_secs = 1).await;
+    let clock = Clock::manual(croupier_core::now());
+    let app = spawn_on(clock.clone(), |c| c.faucet.period_secs = 60).await;
     let (_, token) = app.player("alice").await;
     let first = claim(&app, &token, None).await;
     assert_eq!(first.status, StatusCode::CREATED);
+    clock.advance(chrono::Duration::seconds(59));
     assert_problem(&claim(&app, &token, None).await, 429, "claim_not_ready");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(chrono::Duration::seconds(1));
     let second = claim(&app, &token, None).await;
     assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
     assert_eq!(second.body["balance"], 200_000);
