@@ -77,6 +77,8 @@ struct Cluster {
     admin_url: String,
     database: String,
     lb: String,
+    /// HAProxy's stats, as CSV (`cluster.sh` serves them on BASE+4).
+    lb_stats: String,
     stopped: bool,
     _streams: TestStreams,
 }
@@ -167,6 +169,7 @@ async fn start_cluster(pg: &str, redis: &str, nats: &str) -> Cluster {
         admin_url,
         database,
         lb: format!("http://127.0.0.1:{lb_port}"),
+        lb_stats: format!("http://127.0.0.1:{}/;csv", base + 4),
         stopped: false,
         _streams: streams,
     };
@@ -243,6 +246,39 @@ async fn funded_player(http: &reqwest::Client, lb: &str, name: &str) -> String {
     .unwrap();
     assert_eq!(s, StatusCode::CREATED, "{b}");
     token
+}
+
+/// Waits until HAProxy's stats show `server` DOWN.
+async fn marked_down(http: &reqwest::Client, stats: &str, server: &str) {
+    let start = Instant::now();
+    loop {
+        let csv = http.get(stats).send().await.unwrap().text().await.unwrap();
+        let status = csv.lines().find_map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            (cols.get(1) == Some(&server)).then(|| cols.get(17).copied().unwrap_or("").to_owned())
+        });
+        if status.as_deref().is_some_and(|s| s.starts_with("DOWN")) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "HAProxy never marked {server} down: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `counter` reaches `target`; a minute without is a stall.
+async fn reached(counter: &AtomicU64, target: u64, what: &str) {
+    let start = Instant::now();
+    while counter.load(Ordering::Relaxed) < target {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "load stalled: {} of {target} {what}",
+            counter.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[derive(Default)]
@@ -361,16 +397,26 @@ async fn cluster_survives_sigkill_of_an_api_instance_mid_load() {
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Load first: every player settling, by count, not by a wall-clock span.
+    let target = PLAYERS as u64 * 5;
+    reached(&tally.settled, target, "bets settled before the kill").await;
     let before_kill = tally.settled.load(Ordering::Relaxed);
-    assert!(before_kill > 0, "no bet settled before the kill");
     // SIGKILL: no drain, no goodbye; HAProxy learns from refused connections
     // and failing health checks.
     let victim = cluster.pid("api2");
     assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
     killed.store(true, Ordering::Relaxed);
     let killed_at = Instant::now();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // HAProxy takes the instance out, and the load goes on on the others.
+    marked_down(&http, &cluster.lb_stats, "api2").await;
+    let at_down = tally.settled_after_kill.load(Ordering::Relaxed);
+    let more = at_down + target;
+    reached(
+        &tally.settled_after_kill,
+        more,
+        "bets settled after api2 went down",
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     let mut per_player = Vec::new();
     for t in tasks {
@@ -382,11 +428,6 @@ async fn cluster_survives_sigkill_of_an_api_instance_mid_load() {
         "settled {} bets ({before_kill} before the kill, {after} in the {:?} after), {failed} first attempts failed",
         tally.settled.load(Ordering::Relaxed),
         killed_at.elapsed()
-    );
-    // The load went on on the surviving instances.
-    assert!(
-        after >= PLAYERS as u64 * 5,
-        "load stalled after the kill: {after} bets"
     );
     // At most the requests in flight on the killed instance failed: one per player.
     assert!(
