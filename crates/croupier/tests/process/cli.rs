@@ -592,12 +592,13 @@ fn an_empty_backup_or_restore_location_is_refused() {
 #[test]
 fn serve_drains_after_sigterm_before_it_stops_accepting() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(dir.path(), &[("CROUPIER_SHUTDOWN_DRAIN_SECS", "2")]);
+    // A drain long enough that the checks below fit in it on a loaded machine.
+    let (mut child, url) = serve(dir.path(), &[("CROUPIER_SHUTDOWN_DRAIN_SECS", "5")]);
     assert!(http_status(&url, "/readyz").starts_with("HTTP/1.1 200"));
     let sent = std::time::Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     // Not ready at once, but still serving: liveness and the API answer.
-    let deadline = sent + Duration::from_millis(1500);
+    let deadline = sent + Duration::from_secs(4);
     loop {
         let ready = http_status(&url, "/readyz");
         if ready.starts_with("HTTP/1.1 503") {
@@ -628,7 +629,7 @@ fn serve_drains_after_sigterm_before_it_stops_accepting() {
     };
     assert!(status.success(), "{status:?}");
     assert!(
-        sent.elapsed() >= Duration::from_secs(2),
+        sent.elapsed() >= Duration::from_secs(5),
         "stopped before the drain period: {:?}",
         sent.elapsed()
     );
