@@ -154,8 +154,9 @@ async fn bets_over_http_are_counted_exactly_once_in_my_stats() {
     let (token, expected) = play(&app, "counted", 24).await;
     assert_eq!(expected["currencies"][0]["bets"], 24);
     assert_eq!(stats_reach(&app, &token, &expected).await, expected);
-    // Nothing more arrives later (no double counting on a later relay round).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing more arrives later: every event is published (none can come
+    // round again) and the count has not moved.
+    events_settle(&app).await;
     assert_eq!(app.get("/v1/me/stats", &token).await.body, expected);
 
     let (_, other) = app.player("idle").await;
@@ -466,7 +467,7 @@ async fn dead_letters_are_listed_and_redriven_over_http_by_admins_only() {
     assert_eq!(r.body["outcome"], "applied");
     assert!(store.dead_letter(applied).await.unwrap().is_none());
     // The inbox held it already: still counted once.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    events_settle(&app).await;
     assert_eq!(app.get("/v1/me/stats", &token).await.body, expected);
     let r = redrive(applied, admin.clone()).await;
     assert_problem(&r, 404, "dead_letter_not_found");

@@ -929,3 +929,18 @@ pub async fn cash_out(app: &TestApp, token: &str, round: &str) -> Resp {
     )
     .await
 }
+
+/// Waits until the outbox is empty: every event written so far was published
+/// and, on the in-process bus, handled by every consumer. The positive signal
+/// a test waits for before checking that nothing more happened.
+pub async fn events_settle(app: &TestApp) {
+    let store = app.running.state.store.clone();
+    let start = std::time::Instant::now();
+    while store.outbox_backlog().await.expect("outbox backlog") > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the outbox did not drain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -126,8 +126,8 @@ async fn win_5_pays_its_reward_once_through_the_ledger() {
     let more = win(&app, &token, 3).await;
     let m = mission_reaches(&app, &token, "win-5", before + 3).await;
     assert_eq!(m["progress"].as_i64().unwrap(), before + 3, "{m}");
-    // Let any (wrong) second grant land before checking there is none.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every event handled (a wrong second grant would have landed by now).
+    events_settle(&app).await;
     assert_eq!(
         app.balance(&token, "CHIP").await,
         funded + net + more + 10_000
