@@ -195,6 +195,25 @@ async fn apply_win_records(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> 
     if fresh.is_empty() {
         return Ok(());
     }
+    record_bet_results(c, fresh).await?;
+    let groups = win_record_groups(fresh.iter().copied());
+    let mut records = lock_win_records(c, groups.keys()).await?;
+    let mut cols = WinRecordColumns::default();
+    for ((player, cur, game), bets) in groups {
+        let mut record = records
+            .remove(&(player.0, cur.clone(), game.clone()))
+            .unwrap_or_default();
+        if record.apply_sorted(&bets) {
+            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
+            record.streaks = recorded_streaks(c, player.0, &cur, &game).await?;
+        }
+        cols.push(player.0, cur, game, &record);
+    }
+    save_win_records(c, &cols).await
+}
+
+/// The projection's own copy of each fresh bet's place in its player's sequence.
+async fn record_bet_results(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
     let (mut bp, mut bs, mut bn, mut bc, mut bg, mut bw) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for e in fresh {
@@ -221,9 +240,19 @@ async fn apply_win_records(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> 
     .execute(&mut *c)
     .await
     .map_err(db)?;
-    let groups = win_record_groups(fresh.iter().copied());
+    Ok(())
+}
+
+type RecordKey = (Uuid, String, String);
+
+/// Creates the missing win records of `keys`, then locks and reads them all,
+/// in key order (so concurrent workers wait in one order).
+async fn lock_win_records<'a>(
+    c: &mut PgConnection,
+    keys: impl Iterator<Item = &'a (PlayerId, String, String)>,
+) -> StoreResult<BTreeMap<RecordKey, WinRecord>> {
     let (mut kp, mut kc, mut kg) = (vec![], vec![], vec![]);
-    for (p, cur, game) in groups.keys() {
+    for (p, cur, game) in keys {
         kp.push(p.0);
         kc.push(cur.clone());
         kg.push(game.clone());
@@ -255,35 +284,39 @@ async fn apply_win_records(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> 
     .map_err(db)?;
     let mut records = BTreeMap::new();
     for r in &rows {
-        let key: (Uuid, String, String) = (
+        let key: RecordKey = (
             r.try_get(0).map_err(db)?,
             r.try_get(1).map_err(db)?,
             r.try_get(2).map_err(db)?,
         );
         records.insert(key, win_record(r, 3)?);
     }
-    let mut cols = WinRecordColumns::default();
-    for ((player, cur, game), bets) in groups {
-        let mut record = records
-            .remove(&(player.0, cur.clone(), game.clone()))
-            .unwrap_or_default();
-        if record.apply_sorted(&bets) {
-            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
-            let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
-                "SELECT seed_pair_id, nonce, win FROM stats_bet_results
-                 WHERE player_id = $1 AND currency = $2 AND ($3 = '' OR game = $3)
-                 ORDER BY seed_pair_id, nonce",
-            )
-            .bind(player.0)
-            .bind(&cur)
-            .bind(&game)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(db)?;
-            record.streaks = Streaks::of(rows.into_iter().map(|(s, n, w)| ((s, n), w)));
-        }
-        cols.push(player.0, cur, game, &record);
-    }
+    Ok(records)
+}
+
+/// The exact streaks of a record from every bet recorded for it (game `''`:
+/// the currency across games).
+async fn recorded_streaks(
+    c: &mut PgConnection,
+    player: Uuid,
+    currency: &str,
+    game: &str,
+) -> StoreResult<Streaks> {
+    let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+        "SELECT seed_pair_id, nonce, win FROM stats_bet_results
+         WHERE player_id = $1 AND currency = $2 AND ($3 = '' OR game = $3)
+         ORDER BY seed_pair_id, nonce",
+    )
+    .bind(player)
+    .bind(currency)
+    .bind(game)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(Streaks::of(rows.into_iter().map(|(s, n, w)| ((s, n), w))))
+}
+
+async fn save_win_records(c: &mut PgConnection, cols: &WinRecordColumns) -> StoreResult<()> {
     sqlx::query(
         "UPDATE player_win_records w SET last_seed_pair_id = t.ls, last_nonce = t.ln,
              current_win_streak = t.cs, longest_win_streak = t.lg, best_bet_id = t.bb,

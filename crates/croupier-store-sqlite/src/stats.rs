@@ -57,6 +57,31 @@ fn apply_win_records(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<
     if fresh.is_empty() {
         return Ok(());
     }
+    record_bet_results(c, fresh)?;
+    for ((player, cur, game), bets) in win_record_groups(fresh.iter().copied()) {
+        let player = player.to_string();
+        let mut record = c
+            .prepare_cached(&format!(
+                "SELECT {WIN_RECORD_COLUMNS} FROM player_win_records
+                 WHERE player_id = ?1 AND currency = ?2 AND game = ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_row((&player, &cur, &game), |r| win_record_from_row(r, 0))
+                    .optional()
+            })
+            .map_err(internal)?
+            .unwrap_or_default();
+        if record.apply_sorted(&bets) {
+            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
+            record.streaks = recorded_streaks(c, &player, &cur, &game)?;
+        }
+        save_win_record(c, &player, &cur, &game, &record)?;
+    }
+    Ok(())
+}
+
+/// The projection's own copy of each fresh bet's place in its player's sequence.
+fn record_bet_results(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
     let mut s = c
         .prepare_cached(
             "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win)
@@ -75,73 +100,71 @@ fn apply_win_records(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<
         ])
         .map_err(internal)?;
     }
-    for ((player, cur, game), bets) in win_record_groups(fresh.iter().copied()) {
-        let player = player.to_string();
-        let mut record = c
-            .prepare_cached(&format!(
-                "SELECT {WIN_RECORD_COLUMNS} FROM player_win_records
-                 WHERE player_id = ?1 AND currency = ?2 AND game = ?3"
-            ))
-            .and_then(|mut s| {
-                s.query_row((&player, &cur, &game), |r| win_record_from_row(r, 0))
-                    .optional()
-            })
-            .map_err(internal)?
-            .unwrap_or_default();
-        if record.apply_sorted(&bets) {
-            metrics::counter!("croupier_stats_streak_recomputes_total").increment(1);
-            let mut s = c
-                .prepare_cached(
-                    "SELECT seed_pair_id, nonce, win FROM stats_bet_results
-                     WHERE player_id = ?1 AND currency = ?2 AND (?3 = '' OR game = ?3)
-                     ORDER BY seed_pair_id, nonce",
-                )
-                .map_err(internal)?;
-            let rows = s
-                .query_map((&player, &cur, &game), |r| {
-                    Ok(((r.get(0)?, r.get(1)?), r.get::<_, bool>(2)?))
-                })
-                .map_err(internal)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(internal)?;
-            record.streaks = Streaks::of(rows);
-        }
-        let last = record.streaks.last.unwrap_or_default();
-        let best = record.biggest_win.as_ref();
-        c.prepare_cached(
-            "INSERT INTO player_win_records (player_id, currency, game, last_seed_pair_id,
-                 last_nonce, current_win_streak, longest_win_streak, best_bet_id, best_amount,
-                 best_multiplier, best_at, best_seed_pair_id, best_nonce)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (player_id, currency, game) DO UPDATE SET
-                 last_seed_pair_id = excluded.last_seed_pair_id,
-                 last_nonce = excluded.last_nonce,
-                 current_win_streak = excluded.current_win_streak,
-                 longest_win_streak = excluded.longest_win_streak,
-                 best_bet_id = excluded.best_bet_id, best_amount = excluded.best_amount,
-                 best_multiplier = excluded.best_multiplier, best_at = excluded.best_at,
-                 best_seed_pair_id = excluded.best_seed_pair_id,
-                 best_nonce = excluded.best_nonce",
+    Ok(())
+}
+
+/// The exact streaks of a record from every bet recorded for it (game `''`:
+/// the currency across games).
+fn recorded_streaks(c: &Connection, player: &str, cur: &str, game: &str) -> StoreResult<Streaks> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT seed_pair_id, nonce, win FROM stats_bet_results
+             WHERE player_id = ?1 AND currency = ?2 AND (?3 = '' OR game = ?3)
+             ORDER BY seed_pair_id, nonce",
         )
-        .and_then(|mut s| {
-            s.execute(rusqlite::params![
-                player,
-                cur,
-                game,
-                last.0,
-                last.1,
-                record.streaks.current,
-                record.streaks.longest,
-                best.map(|b| &b.bet_id),
-                best.map(|b| b.amount),
-                best.map(|b| b.multiplier),
-                best.map(|b| millis(b.at)),
-                best.map(|b| b.seq.0),
-                best.map(|b| b.seq.1),
-            ])
-        })
         .map_err(internal)?;
-    }
+    let rows = s
+        .query_map((player, cur, game), |r| {
+            Ok(((r.get(0)?, r.get(1)?), r.get::<_, bool>(2)?))
+        })
+        .map_err(internal)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(internal)?;
+    Ok(Streaks::of(rows))
+}
+
+fn save_win_record(
+    c: &Connection,
+    player: &str,
+    cur: &str,
+    game: &str,
+    record: &WinRecord,
+) -> StoreResult<()> {
+    let last = record.streaks.last.unwrap_or_default();
+    let best = record.biggest_win.as_ref();
+    c.prepare_cached(
+        "INSERT INTO player_win_records (player_id, currency, game, last_seed_pair_id,
+             last_nonce, current_win_streak, longest_win_streak, best_bet_id, best_amount,
+             best_multiplier, best_at, best_seed_pair_id, best_nonce)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (player_id, currency, game) DO UPDATE SET
+             last_seed_pair_id = excluded.last_seed_pair_id,
+             last_nonce = excluded.last_nonce,
+             current_win_streak = excluded.current_win_streak,
+             longest_win_streak = excluded.longest_win_streak,
+             best_bet_id = excluded.best_bet_id, best_amount = excluded.best_amount,
+             best_multiplier = excluded.best_multiplier, best_at = excluded.best_at,
+             best_seed_pair_id = excluded.best_seed_pair_id,
+             best_nonce = excluded.best_nonce",
+    )
+    .and_then(|mut s| {
+        s.execute(rusqlite::params![
+            player,
+            cur,
+            game,
+            last.0,
+            last.1,
+            record.streaks.current,
+            record.streaks.longest,
+            best.map(|b| &b.bet_id),
+            best.map(|b| b.amount),
+            best.map(|b| b.multiplier),
+            best.map(|b| millis(b.at)),
+            best.map(|b| b.seq.0),
+            best.map(|b| b.seq.1),
+        ])
+    })
+    .map_err(internal)?;
     Ok(())
 }
 
