@@ -54,18 +54,16 @@ async fn apply_settled_bets_tx(
 ) -> StoreResult<u64> {
     let ids: Vec<Uuid> = bets.iter().map(|e| e.event_id).collect();
     let mut fresh = inbox_insert(&mut *c, consumer, &ids, now).await?;
+    // `remove`: an id twice in one batch counts once.
+    let fresh_bets: Vec<&SettledBetEvent> =
+        bets.iter().filter(|e| fresh.remove(&e.event_id)).collect();
+    if fresh_bets.is_empty() {
+        return Ok(0);
+    }
     // BTreeMaps: rows are upserted in key order, the same in every handler.
     let mut players: BTreeMap<(Uuid, String, String), BetCounters> = BTreeMap::new();
     let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
-    let mut applied = 0;
-    let mut fresh_bets = Vec::new();
-    for e in bets {
-        // `remove`: an id twice in one batch counts once.
-        if !fresh.remove(&e.event_id) {
-            continue;
-        }
-        applied += 1;
-        fresh_bets.push(e);
+    for e in &fresh_bets {
         let b = &e.bet;
         let cur = b.currency.as_str().to_owned();
         players
@@ -77,9 +75,17 @@ async fn apply_settled_bets_tx(
             .or_default()
             .add(b);
     }
-    if applied == 0 {
-        return Ok(0);
-    }
+    add_player_stats(c, players, now).await?;
+    add_game_stats(c, games).await?;
+    apply_win_records(c, &fresh_bets).await?;
+    Ok(fresh_bets.len() as u64)
+}
+
+async fn add_player_stats(
+    c: &mut PgConnection,
+    players: BTreeMap<(Uuid, String, String), BetCounters>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let (mut pid, mut pcur, mut pgame, mut pn) =
         (vec![], vec![], vec![], CounterColumns::default());
     for ((player, cur, game), n) in players {
@@ -117,6 +123,13 @@ async fn apply_settled_bets_tx(
     .execute(&mut *c)
     .await
     .map_err(db)?;
+    Ok(())
+}
+
+async fn add_game_stats(
+    c: &mut PgConnection,
+    games: BTreeMap<(String, i64, String), BetCounters>,
+) -> StoreResult<()> {
     let (mut ggame, mut ghour, mut gcur, mut gn) =
         (vec![], vec![], vec![], CounterColumns::default());
     for ((game, hour, cur), n) in games {
@@ -150,8 +163,7 @@ async fn apply_settled_bets_tx(
     .execute(&mut *c)
     .await
     .map_err(db)?;
-    apply_win_records(c, &fresh_bets).await?;
-    Ok(applied)
+    Ok(())
 }
 
 const WIN_RECORD_COLUMNS: &str = "last_seed_pair_id, last_nonce, current_win_streak,

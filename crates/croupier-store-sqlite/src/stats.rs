@@ -48,6 +48,72 @@ fn win_record_from_row(r: &rusqlite::Row<'_>, f: usize) -> rusqlite::Result<WinR
     })
 }
 
+/// Sums the fresh bets per player row and per game-hour row, then upserts
+/// each row touched once.
+fn add_stats(c: &Connection, fresh: &[&SettledBetEvent], now: DateTime<Utc>) -> StoreResult<()> {
+    let mut players: BTreeMap<(String, String, String), BetCounters> = BTreeMap::new();
+    let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
+    for e in fresh {
+        let b = &e.bet;
+        let cur = b.currency.as_str().to_owned();
+        players
+            .entry((b.player_id.to_string(), cur.clone(), b.game.clone()))
+            .or_default()
+            .add(b);
+        games
+            .entry((b.game.clone(), hour_bucket(e.at), cur))
+            .or_default()
+            .add(b);
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO player_stats (player_id, currency, game, bets, wins, losses,
+                 pushes, wagered, paid_out, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (player_id, currency, game) DO UPDATE SET
+                 bets = bets + excluded.bets, wins = wins + excluded.wins,
+                 losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
+                 wagered = wagered + excluded.wagered,
+                 paid_out = paid_out + excluded.paid_out,
+                 updated_at = excluded.updated_at",
+        )
+        .map_err(internal)?;
+    for ((player, cur, game), n) in &players {
+        s.execute(rusqlite::params![
+            player,
+            cur,
+            game,
+            n.bets,
+            n.wins,
+            n.losses,
+            n.pushes,
+            n.wagered,
+            n.paid_out,
+            millis(now),
+        ])
+        .map_err(internal)?;
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO game_stats_hourly (game, hour, currency, bets, wins, losses,
+                 pushes, wagered, paid_out)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (game, hour, currency) DO UPDATE SET
+                 bets = bets + excluded.bets, wins = wins + excluded.wins,
+                 losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
+                 wagered = wagered + excluded.wagered,
+                 paid_out = paid_out + excluded.paid_out",
+        )
+        .map_err(internal)?;
+    for ((game, hour, cur), n) in &games {
+        s.execute(rusqlite::params![
+            game, hour, cur, n.bets, n.wins, n.losses, n.pushes, n.wagered, n.paid_out,
+        ])
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
 /// Records the fresh (inbox-new) bets in sequence and folds them into each
 /// (player, currency, game) and (player, currency, all games) win record:
 /// O(1) per bet when it is newer than the record's last; otherwise that
@@ -186,76 +252,15 @@ impl StatsStore for SqliteStore {
         let (consumer, bets) = (consumer.to_owned(), bets.to_vec());
         self.writer
             .write(move |c| {
-                // Sum the new events first, then one upsert per row touched.
-                let mut players: BTreeMap<(String, String, String), BetCounters> = BTreeMap::new();
-                let mut games: BTreeMap<(String, i64, String), BetCounters> = BTreeMap::new();
-                let mut applied = 0;
                 let mut fresh = Vec::new();
                 for e in &bets {
-                    if !inbox_insert(c, &consumer, e.event_id, now)? {
-                        continue;
+                    if inbox_insert(c, &consumer, e.event_id, now)? {
+                        fresh.push(e);
                     }
-                    applied += 1;
-                    fresh.push(e);
-                    let b = &e.bet;
-                    let cur = b.currency.as_str().to_owned();
-                    players
-                        .entry((b.player_id.to_string(), cur.clone(), b.game.clone()))
-                        .or_default()
-                        .add(b);
-                    games
-                        .entry((b.game.clone(), hour_bucket(e.at), cur))
-                        .or_default()
-                        .add(b);
                 }
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO player_stats (player_id, currency, game, bets, wins, losses,
-                             pushes, wagered, paid_out, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                         ON CONFLICT (player_id, currency, game) DO UPDATE SET
-                             bets = bets + excluded.bets, wins = wins + excluded.wins,
-                             losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
-                             wagered = wagered + excluded.wagered,
-                             paid_out = paid_out + excluded.paid_out,
-                             updated_at = excluded.updated_at",
-                    )
-                    .map_err(internal)?;
-                for ((player, cur, game), n) in &players {
-                    s.execute(rusqlite::params![
-                        player,
-                        cur,
-                        game,
-                        n.bets,
-                        n.wins,
-                        n.losses,
-                        n.pushes,
-                        n.wagered,
-                        n.paid_out,
-                        millis(now),
-                    ])
-                    .map_err(internal)?;
-                }
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO game_stats_hourly (game, hour, currency, bets, wins, losses,
-                             pushes, wagered, paid_out)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                         ON CONFLICT (game, hour, currency) DO UPDATE SET
-                             bets = bets + excluded.bets, wins = wins + excluded.wins,
-                             losses = losses + excluded.losses, pushes = pushes + excluded.pushes,
-                             wagered = wagered + excluded.wagered,
-                             paid_out = paid_out + excluded.paid_out",
-                    )
-                    .map_err(internal)?;
-                for ((game, hour, cur), n) in &games {
-                    s.execute(rusqlite::params![
-                        game, hour, cur, n.bets, n.wins, n.losses, n.pushes, n.wagered, n.paid_out,
-                    ])
-                    .map_err(internal)?;
-                }
+                add_stats(c, &fresh, now)?;
                 apply_win_records(c, &fresh)?;
-                Ok(applied)
+                Ok(fresh.len() as u64)
             })
             .await
     }
