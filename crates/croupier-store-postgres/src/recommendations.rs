@@ -43,10 +43,22 @@ async fn apply_tx(
     if applied == 0 {
         return Ok(0);
     }
-    // Under READ COMMITTED two handlers adding different first games of one
-    // player would each miss the other's and lose their pair: lock each
-    // player (in one order, so no deadlock) before reading what they played.
-    let players = tally.players();
+    let before = lock_and_read_plays(c, &tally.players()).await?;
+    let delta = tally.co_play_delta(&before);
+    add_plays(c, &tally.plays).await?;
+    add_co_play(c, delta).await?;
+    add_daily(c, tally.daily).await?;
+    Ok(applied)
+}
+
+/// Locks the players, then reads the games each has played. Under READ
+/// COMMITTED two handlers adding different first games of one player would
+/// each miss the other's and lose their pair: so each player is locked (in
+/// one order, so no deadlock) before what they played is read.
+async fn lock_and_read_plays(
+    c: &mut PgConnection,
+    players: &[PlayerId],
+) -> StoreResult<BTreeMap<PlayerId, Vec<String>>> {
     let mut locks: Vec<i32> = players.iter().map(|p| player_lock(*p)).collect();
     locks.sort_unstable();
     locks.dedup();
@@ -74,10 +86,15 @@ async fn apply_tx(
             .or_default()
             .push(r.try_get(1).map_err(db)?);
     }
-    let delta = tally.co_play_delta(&before);
+    Ok(before)
+}
 
+async fn add_plays(
+    c: &mut PgConnection,
+    plays: &BTreeMap<(PlayerId, String), (i64, DateTime<Utc>)>,
+) -> StoreResult<()> {
     let (mut pid, mut pgame, mut pbets, mut pat) = (vec![], vec![], vec![], vec![]);
-    for ((player, game), (n, at)) in &tally.plays {
+    for ((player, game), (n, at)) in plays {
         pid.push(player.0);
         pgame.push(game.clone());
         pbets.push(*n);
@@ -97,7 +114,10 @@ async fn apply_tx(
     .execute(&mut *c)
     .await
     .map_err(db)?;
+    Ok(())
+}
 
+async fn add_co_play(c: &mut PgConnection, delta: CoPlayDelta) -> StoreResult<()> {
     if !delta.game_players.is_empty() {
         let (games, counts): (Vec<String>, Vec<i64>) = delta.game_players.into_iter().unzip();
         sqlx::query(
@@ -132,8 +152,12 @@ async fn apply_tx(
         .await
         .map_err(db)?;
     }
+    Ok(())
+}
+
+async fn add_daily(c: &mut PgConnection, daily: BTreeMap<(i64, String), i64>) -> StoreResult<()> {
     let (mut days, mut games, mut counts) = (vec![], vec![], vec![]);
-    for ((day, game), n) in tally.daily {
+    for ((day, game), n) in daily {
         days.push(day);
         games.push(game);
         counts.push(n);
@@ -149,7 +173,7 @@ async fn apply_tx(
     .execute(&mut *c)
     .await
     .map_err(db)?;
-    Ok(applied)
+    Ok(())
 }
 
 #[async_trait]
