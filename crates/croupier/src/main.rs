@@ -296,19 +296,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Backup { to, .. } => return croupier::backup_cli::backup(&cfg, &to).await,
         Command::Restore { from, .. } => return croupier::backup_cli::restore(&cfg, &from).await,
         Command::VerifyRestore { .. } => return croupier::backup_cli::verify_restore(&cfg).await,
-        Command::Migrate { .. } => match &cfg.database_url {
-            Some(url) => {
-                croupier_store_postgres::PostgresStore::migrate(url)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                println!("{}", serde_json::json!({ "migrated": "postgres" }));
-            }
-            None => {
-                std::fs::create_dir_all(&cfg.data_dir)?;
-                let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
-                println!("{}", serde_json::json!({ "schema_version": v }));
-            }
-        },
+        Command::Migrate { .. } => migrate(&cfg).await?,
         Command::Config { .. } | Command::Fair { .. } | Command::Healthcheck { .. } => {
             unreachable!("handled before logging starts")
         }
@@ -320,41 +308,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                     role,
                     ..
                 },
-        } => {
-            let password = std::fs::read_to_string(&password_file)
-                .with_context(|| format!("cannot read {}", password_file.display()))?;
-            let password = password.trim_end_matches(['\n', '\r']).to_owned();
-            let problem = |e: croupier_api::error::ApiError| {
-                anyhow::anyhow!(
-                    "{}: {}",
-                    e.problem.field.unwrap_or_default(),
-                    e.problem.detail.unwrap_or(e.problem.title)
-                )
-            };
-            croupier_api::auth::validate_username(&username).map_err(problem)?;
-            croupier_api::auth::validate_password("password", &password).map_err(problem)?;
-            let store = croupier::server::open_store(&cfg).await?;
-            let hash = croupier_api::auth::hash_password(cfg.auth.argon2, password)
-                .await
-                .map_err(problem)?;
-            let role = Role::parse(&role).expect("clap validated the role");
-            let player = store
-                .create_player(NewPlayer {
-                    id: PlayerId::new(),
-                    username,
-                    password_hash: hash,
-                    roles: vec![role],
-                    created_at: croupier_core::now(),
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "player_id": player.id, "username": player.username, "roles": [role.as_str()],
-                })
-            );
-        }
+        } => create_user(&cfg, username, &password_file, &role).await?,
         Command::Events {
             command:
                 EventsCommand::Replay {
@@ -363,47 +317,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
                     reset,
                     ..
                 },
-        } => {
-            if from < 0 {
-                anyhow::bail!("--from: an outbox position, 0 or more");
-            }
-            if reset && from != 0 {
-                // Statistics are sums: the effect of events after a position
-                // cannot be taken out of them alone, only rebuilt whole.
-                anyhow::bail!("--reset rebuilds the whole projection: use it with --from 0");
-            }
-            let store = croupier::server::open_existing_store(&cfg).await?;
-            let consumers = croupier::events::consumers(&cfg, &store);
-            let Some(c) = consumers.iter().find(|c| c.name() == consumer) else {
-                let names: Vec<_> = consumers.iter().map(|c| c.name().to_owned()).collect();
-                anyhow::bail!("--consumer: no consumer {consumer:?} (this build has {names:?})");
-            };
-            let mut cleared = 0;
-            if reset {
-                cleared = match c.name() {
-                    croupier_events::StatsConsumer::NAME => store.reset_stats(c.name()).await,
-                    croupier_events::RecommendationsConsumer::NAME => {
-                        store.reset_recommendations(c.name()).await
-                    }
-                    _ => anyhow::bail!("--reset: not supported for consumer {consumer:?}"),
-                }
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            let report =
-                croupier_events::replay(&*store, &*store, c.as_ref(), from, cfg.events.batch)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "consumer": consumer, "from": from, "reset": reset,
-                    "inbox_cleared": cleared, "report": report,
-                })
-            );
-            if report.dead_lettered > 0 {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        } => return replay(&cfg, &consumer, from, reset).await,
         Command::Ledger {
             command: LedgerCommand::Audit { .. },
         } => {
@@ -416,4 +330,110 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `croupier migrate`: the configured store's schema, brought up to date.
+async fn migrate(cfg: &Config) -> anyhow::Result<()> {
+    match &cfg.database_url {
+        Some(url) => {
+            croupier_store_postgres::PostgresStore::migrate(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::json!({ "migrated": "postgres" }));
+        }
+        None => {
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            let v = croupier_store_sqlite::SqliteStore::migrate(&cfg.database_path())?;
+            println!("{}", serde_json::json!({ "schema_version": v }));
+        }
+    }
+    Ok(())
+}
+
+/// `croupier admin create-user`: the same checks as registration, any role.
+async fn create_user(
+    cfg: &Config,
+    username: String,
+    password_file: &std::path::Path,
+    role: &str,
+) -> anyhow::Result<()> {
+    let password = std::fs::read_to_string(password_file)
+        .with_context(|| format!("cannot read {}", password_file.display()))?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let problem = |e: croupier_api::error::ApiError| {
+        anyhow::anyhow!(
+            "{}: {}",
+            e.problem.field.unwrap_or_default(),
+            e.problem.detail.unwrap_or(e.problem.title)
+        )
+    };
+    croupier_api::auth::validate_username(&username).map_err(problem)?;
+    croupier_api::auth::validate_password("password", &password).map_err(problem)?;
+    let store = croupier::server::open_store(cfg).await?;
+    let hash = croupier_api::auth::hash_password(cfg.auth.argon2, password)
+        .await
+        .map_err(problem)?;
+    let role = Role::parse(role).expect("clap validated the role");
+    let player = store
+        .create_player(NewPlayer {
+            id: PlayerId::new(),
+            username,
+            password_hash: hash,
+            roles: vec![role],
+            created_at: croupier_core::now(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "player_id": player.id, "username": player.username, "roles": [role.as_str()],
+        })
+    );
+    Ok(())
+}
+
+/// `croupier events replay`: a consumer run again over the outbox from a
+/// position, its projection first cleared with `--reset`.
+async fn replay(cfg: &Config, consumer: &str, from: i64, reset: bool) -> anyhow::Result<ExitCode> {
+    if from < 0 {
+        anyhow::bail!("--from: an outbox position, 0 or more");
+    }
+    if reset && from != 0 {
+        // Statistics are sums: the effect of events after a position
+        // cannot be taken out of them alone, only rebuilt whole.
+        anyhow::bail!("--reset rebuilds the whole projection: use it with --from 0");
+    }
+    let store = croupier::server::open_existing_store(cfg).await?;
+    let consumers = croupier::events::consumers(cfg, &store);
+    let Some(c) = consumers.iter().find(|c| c.name() == consumer) else {
+        let names: Vec<_> = consumers.iter().map(|c| c.name().to_owned()).collect();
+        anyhow::bail!("--consumer: no consumer {consumer:?} (this build has {names:?})");
+    };
+    let mut cleared = 0;
+    if reset {
+        cleared = match c.name() {
+            croupier_events::StatsConsumer::NAME => store.reset_stats(c.name()).await,
+            croupier_events::RecommendationsConsumer::NAME => {
+                store.reset_recommendations(c.name()).await
+            }
+            _ => anyhow::bail!("--reset: not supported for consumer {consumer:?}"),
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let report = croupier_events::replay(&*store, &*store, c.as_ref(), from, cfg.events.batch)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "consumer": consumer, "from": from, "reset": reset,
+            "inbox_cleared": cleared, "report": report,
+        })
+    );
+    Ok(if report.dead_lettered > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
