@@ -16,8 +16,8 @@ use croupier_core::ports::GameStore;
 use croupier_core::{
     event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
     BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
-    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, PlayerId, SeedPair,
-    Settle, StoreError, StoreResult, StoredResponse,
+    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, Outcome, PlayerId,
+    SeedPair, Settle, StoreError, StoreResult, StoredResponse,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -672,45 +672,56 @@ async fn mines_step_tx(
             Ok((r, None))
         }
         MinesStep::Settle { outcome, params } => {
-            let balance = if outcome.payout > 0 {
-                let (_, b) = post_transaction(
-                    &mut *c,
-                    txn_kind::MINES_PAYOUT,
-                    r.currency,
-                    Some(&r.id),
-                    now,
-                    &[
-                        Leg::System(system_account::HOUSE, -outcome.payout),
-                        Leg::Wallet(player_id, outcome.payout),
-                    ],
-                )
-                .await?;
-                b[0]
-            } else {
-                sqlx::query_scalar(
-                    "SELECT balance FROM wallets WHERE player_id = $1 AND currency = $2",
-                )
-                .bind(player_id.0)
-                .bind(r.currency.as_str())
-                .fetch_one(&mut *c)
-                .await
-                .map_err(db)?
-            };
-            let bet = NewBet {
-                id: &r.id,
-                player_id,
-                game: "mines",
-                currency: r.currency,
-                stake: r.stake,
-                params: &params,
-                at: now,
-            }
-            .settled(&outcome, &pair, r.nonce, balance);
-            insert_bet(&mut *c, &bet).await?;
-            close_round(&mut *c, &mut r, MinesState::Completed, now).await?;
+            let bet = settle_round(&mut *c, &mut r, &pair, &outcome, &params, now).await?;
             Ok((r, Some(bet)))
         }
     }
+}
+
+/// Pays a round's outcome (if any), records it as a bet and closes the round.
+async fn settle_round(
+    c: &mut PgConnection,
+    r: &mut MinesRound,
+    pair: &SeedPair,
+    outcome: &Outcome,
+    params: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> StoreResult<BetRecord> {
+    let balance = if outcome.payout > 0 {
+        let (_, b) = post_transaction(
+            &mut *c,
+            txn_kind::MINES_PAYOUT,
+            r.currency,
+            Some(&r.id),
+            now,
+            &[
+                Leg::System(system_account::HOUSE, -outcome.payout),
+                Leg::Wallet(r.player_id, outcome.payout),
+            ],
+        )
+        .await?;
+        b[0]
+    } else {
+        sqlx::query_scalar("SELECT balance FROM wallets WHERE player_id = $1 AND currency = $2")
+            .bind(r.player_id.0)
+            .bind(r.currency.as_str())
+            .fetch_one(&mut *c)
+            .await
+            .map_err(db)?
+    };
+    let bet = NewBet {
+        id: &r.id,
+        player_id: r.player_id,
+        game: "mines",
+        currency: r.currency,
+        stake: r.stake,
+        params,
+        at: now,
+    }
+    .settled(outcome, pair, r.nonce, balance);
+    insert_bet(&mut *c, &bet).await?;
+    close_round(&mut *c, r, MinesState::Completed, now).await?;
+    Ok(bet)
 }
 
 async fn rotate_tx(

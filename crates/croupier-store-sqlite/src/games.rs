@@ -8,8 +8,8 @@ use croupier_core::ports::GameStore;
 use croupier_core::{
     event_type, nonce_gap, system_account, txn_kind, within_ceiling, BetCommand, BetQuery,
     BetRecord, CurrencyCode, Draw, GameOverride, IdempotencyBegin, Idempotent, MinesDecide,
-    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, PlayerId, SeedPair,
-    StoreError, StoreResult, StoredResponse,
+    MinesRound, MinesState, MinesStep, NewBet, NewSeedPair, OpenMinesCommand, Outcome, PlayerId,
+    SeedPair, StoreError, StoreResult, StoredResponse,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -454,41 +454,56 @@ fn mines_step(
             Ok((r, None))
         }
         MinesStep::Settle { outcome, params } => {
-            let balance = if outcome.payout > 0 {
-                let (_, b) = post_transaction(
-                    c,
-                    txn_kind::MINES_PAYOUT,
-                    r.currency,
-                    Some(&r.id),
-                    now,
-                    &[
-                        Leg::System(system_account::HOUSE, -outcome.payout),
-                        Leg::Wallet(player_id, outcome.payout),
-                    ],
-                )?;
-                b[0]
-            } else {
-                c.prepare_cached(
-                    "SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2",
-                )
-                .and_then(|mut s| s.query_row((&player, r.currency.as_str()), |row| row.get(0)))
-                .map_err(internal)?
-            };
-            let bet = NewBet {
-                id: &r.id,
-                player_id,
-                game: "mines",
-                currency: r.currency,
-                stake: r.stake,
-                params: &params,
-                at: now,
-            }
-            .settled(&outcome, &pair, r.nonce, balance);
-            insert_bet(c, &bet)?;
-            close_round(c, &mut r, MinesState::Completed, now)?;
+            let bet = settle_round(c, &mut r, &pair, &outcome, &params, now)?;
             Ok((r, Some(bet)))
         }
     }
+}
+
+/// Pays a round's outcome (if any), records it as a bet and closes the round.
+fn settle_round(
+    c: &Connection,
+    r: &mut MinesRound,
+    pair: &SeedPair,
+    outcome: &Outcome,
+    params: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> StoreResult<BetRecord> {
+    let balance = if outcome.payout > 0 {
+        let (_, b) = post_transaction(
+            c,
+            txn_kind::MINES_PAYOUT,
+            r.currency,
+            Some(&r.id),
+            now,
+            &[
+                Leg::System(system_account::HOUSE, -outcome.payout),
+                Leg::Wallet(r.player_id, outcome.payout),
+            ],
+        )?;
+        b[0]
+    } else {
+        c.prepare_cached("SELECT balance FROM wallets WHERE player_id = ?1 AND currency = ?2")
+            .and_then(|mut s| {
+                s.query_row((r.player_id.to_string(), r.currency.as_str()), |row| {
+                    row.get(0)
+                })
+            })
+            .map_err(internal)?
+    };
+    let bet = NewBet {
+        id: &r.id,
+        player_id: r.player_id,
+        game: "mines",
+        currency: r.currency,
+        stake: r.stake,
+        params,
+        at: now,
+    }
+    .settled(outcome, pair, r.nonce, balance);
+    insert_bet(c, &bet)?;
+    close_round(c, r, MinesState::Completed, now)?;
+    Ok(bet)
 }
 
 #[async_trait]
