@@ -194,6 +194,37 @@ pub fn merge_rules(config: &[MissionRule], admin: &[MissionRule]) -> Vec<Mission
     by_id.into_values().cloned().collect()
 }
 
+/// A reward just granted through the ledger: what its two events say, the
+/// same from every backend.
+pub struct Granted<'a> {
+    pub rule: &'a MissionRule,
+    pub player: PlayerId,
+    pub period: &'a str,
+    pub progress: i64,
+    pub transaction_id: i64,
+    /// The player's balance after the reward.
+    pub balance: i64,
+}
+
+impl Granted<'_> {
+    /// The `mission.completed` payload.
+    pub fn completed(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mission_id": self.rule.id, "player_id": self.player, "period": self.period,
+            "progress": self.progress, "target": self.rule.target,
+        })
+    }
+
+    /// The `reward.granted` payload.
+    pub fn granted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mission_id": self.rule.id, "player_id": self.player, "period": self.period,
+            "currency": self.rule.reward.currency, "amount": self.rule.reward.amount,
+            "transaction_id": self.transaction_id, "balance": self.balance,
+        })
+    }
+}
+
 /// What a store does with a reward that would take the player's wallet past
 /// [`MAX_BALANCE`](crate::money::MAX_BALANCE): it **skips** it, with this
 /// warning. Nothing of the grant is written (no ledger entry, no reward

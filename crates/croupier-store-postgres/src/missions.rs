@@ -39,6 +39,25 @@ async fn add_progress(
     .map_err(db)
 }
 
+/// Takes back a reward's claim (its `mission_rewards` row).
+async fn release_claim(
+    c: &mut PgConnection,
+    rule: &MissionRule,
+    player: PlayerId,
+    period: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM mission_rewards WHERE mission_id = $1 AND player_id = $2 AND period = $3",
+    )
+    .bind(&rule.id)
+    .bind(player.0)
+    .bind(period)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 /// Grants `rule`'s reward for (player, period) unless it already was.
 async fn grant_once(
     c: &mut PgConnection,
@@ -85,15 +104,7 @@ async fn grant_once(
         Err(StoreError::BalanceLimit) => {
             // Skipped, not failed (see `skipped_reward`): the claim is taken
             // back; the refusal was no SQL error, so the transaction goes on.
-            sqlx::query(
-                "DELETE FROM mission_rewards WHERE mission_id = $1 AND player_id = $2 AND period = $3",
-            )
-            .bind(&rule.id)
-            .bind(player.0)
-            .bind(period)
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
+            release_claim(c, rule, player, period).await?;
             skipped_reward(rule, player, period);
             return Ok(());
         }
@@ -110,27 +121,22 @@ async fn grant_once(
     .execute(&mut *c)
     .await
     .map_err(db)?;
+    let granted = Granted {
+        rule,
+        player,
+        period,
+        progress,
+        transaction_id: txn_id,
+        balance: balances[0],
+    };
     emit(
         &mut *c,
         event_type::MISSION_COMPLETED,
-        &serde_json::json!({
-            "mission_id": rule.id, "player_id": player, "period": period,
-            "progress": progress, "target": rule.target,
-        }),
+        &granted.completed(),
         now,
     )
     .await?;
-    emit(
-        &mut *c,
-        event_type::REWARD_GRANTED,
-        &serde_json::json!({
-            "mission_id": rule.id, "player_id": player, "period": period,
-            "currency": rule.reward.currency, "amount": amount,
-            "transaction_id": txn_id, "balance": balances[0],
-        }),
-        now,
-    )
-    .await
+    emit(&mut *c, event_type::REWARD_GRANTED, &granted.granted(), now).await
 }
 
 /// Counts a bet towards `rule` in `period`; returns the new progress, or

@@ -93,40 +93,16 @@ fn grant_once(
     )
     .and_then(|mut s| s.execute((mission, &pid, period, txn_id)))
     .map_err(internal)?;
-    emit_granted(c, rule, player, period, progress, txn_id, balances[0], now)
-}
-
-/// The events of a grant, shared with the PostgreSQL backend's shape.
-#[allow(clippy::too_many_arguments)]
-fn emit_granted(
-    c: &Connection,
-    rule: &MissionRule,
-    player: PlayerId,
-    period: &str,
-    progress: i64,
-    txn_id: i64,
-    balance: i64,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    emit(
-        c,
-        event_type::MISSION_COMPLETED,
-        &serde_json::json!({
-            "mission_id": rule.id, "player_id": player, "period": period,
-            "progress": progress, "target": rule.target,
-        }),
-        now,
-    )?;
-    emit(
-        c,
-        event_type::REWARD_GRANTED,
-        &serde_json::json!({
-            "mission_id": rule.id, "player_id": player, "period": period,
-            "currency": rule.reward.currency, "amount": rule.reward.amount,
-            "transaction_id": txn_id, "balance": balance,
-        }),
-        now,
-    )
+    let granted = Granted {
+        rule,
+        player,
+        period,
+        progress,
+        transaction_id: txn_id,
+        balance: balances[0],
+    };
+    emit(c, event_type::MISSION_COMPLETED, &granted.completed(), now)?;
+    emit(c, event_type::REWARD_GRANTED, &granted.granted(), now)
 }
 
 fn audit(
