@@ -247,6 +247,22 @@ impl ApiConfig {
     /// Checks what serde cannot; the error names the offending key.
     pub fn validate(&self) -> Result<(), String> {
         self.recommendations.validate()?;
+        self.check_currencies()?;
+        self.check_auth()?;
+        let codes: Vec<_> = self.currencies.iter().map(|c| c.code).collect();
+        self.games.validate(&codes)?;
+        for (i, rule) in self.missions.iter().enumerate() {
+            self.check_mission(rule)
+                .map_err(|(field, msg)| format!("missions[{i}].{field}: {msg}"))?;
+            if self.missions[..i].iter().any(|o| o.id == rule.id) {
+                return Err(format!("missions[{i}].id: {} is configured twice", rule.id));
+            }
+        }
+        self.check_http()?;
+        self.ws.validate()
+    }
+
+    fn check_currencies(&self) -> Result<(), String> {
         if self.currencies.is_empty() {
             return Err("currencies: at least one currency must be configured".into());
         }
@@ -266,6 +282,12 @@ impl ApiConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Sessions, login throttling and password hashing (and the other
+    /// periods that must not be zero).
+    fn check_auth(&self) -> Result<(), String> {
         let a = &self.auth;
         for (key, v) in [
             ("auth.session_idle_secs", a.session_idle_secs),
@@ -303,15 +325,10 @@ impl ApiConfig {
             );
         }
         a.argon2.hasher().map_err(|e| format!("auth.argon2: {e}"))?;
-        let codes: Vec<_> = self.currencies.iter().map(|c| c.code).collect();
-        self.games.validate(&codes)?;
-        for (i, rule) in self.missions.iter().enumerate() {
-            self.check_mission(rule)
-                .map_err(|(field, msg)| format!("missions[{i}].{field}: {msg}"))?;
-            if self.missions[..i].iter().any(|o| o.id == rule.id) {
-                return Err(format!("missions[{i}].id: {} is configured twice", rule.id));
-            }
-        }
+        Ok(())
+    }
+
+    fn check_http(&self) -> Result<(), String> {
         if self.http.body_limit_bytes < 1024 {
             return Err("http.body_limit_bytes: must be at least 1024".into());
         }
@@ -347,7 +364,7 @@ impl ApiConfig {
                 ));
             }
         }
-        self.ws.validate()
+        Ok(())
     }
 }
 
