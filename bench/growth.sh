@@ -50,8 +50,8 @@ if [ -n "${PG:-}" ]; then
     # sql QUERY: one value from the database (beside the server).
     sql() { psql -Atq "$PG/$DB" -c "$1"; }
     store_bytes() { sql 'SELECT pg_database_size(current_database())'; }
-    load() {  # load N: N more bets, in statements of at most 1,000 per player
-        local left=$(($1 / PLAYERS)) per
+    load() {  # load N: at least N more bets, in statements of at most 1,000 per player
+        local left=$((($1 + PLAYERS - 1) / PLAYERS)) per
         while [ "$left" -gt 0 ]; do
             per=$((left < 1000 ? left : 1000))
             psql -Atq -v ON_ERROR_STOP=1 -v pattern="bench-$RUN-%" -v per="$per" "$PG/$DB" -f "$HERE/pg-load.sql"
@@ -116,6 +116,8 @@ for size in $SIZES; do
         stop_server
         started=$SECONDS
         load "$loaded" > "$OUT/load-$size.log" 2>&1
+        # What was written (the PostgreSQL loader rounds up to whole players).
+        loaded=$(($(sql 'SELECT COUNT(*) FROM bets') - stored))
         echo "loaded $loaded bets in $((SECONDS - started)) s" >&2
         start_server
     fi

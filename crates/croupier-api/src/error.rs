@@ -109,6 +109,21 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, title)
     }
 
+    /// 429 until `next_claim_at`, with `Retry-After` counted from `now`.
+    pub fn claim_not_ready(
+        next_claim_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let wait = (next_claim_at - now).num_seconds().max(1) as u64;
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "claim_not_ready",
+            "The bonus cannot be claimed yet",
+        )
+        .extra("next_claim_at", next_claim_at)
+        .retry_after(wait)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -172,14 +187,7 @@ impl From<StoreError> for ApiError {
                 croupier_core::MAX_BALANCE
             )),
             StoreError::ClaimNotReady { next_claim_at } => {
-                let wait = (next_claim_at - chrono::Utc::now()).num_seconds().max(1) as u64;
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "claim_not_ready",
-                    "The bonus cannot be claimed yet",
-                )
-                .extra("next_claim_at", next_claim_at)
-                .retry_after(wait)
+                ApiError::claim_not_ready(next_claim_at, croupier_core::now())
             }
             StoreError::NotFound => ApiError::not_found("not_found", "Not found"),
             StoreError::MinesRoundOpen => ApiError::new(

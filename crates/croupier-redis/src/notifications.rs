@@ -24,6 +24,7 @@ const TIMING: Timing = Timing {
     stuck_after: Duration::from_secs(3),
 };
 const OPS: Ops = Ops {
+    what: "live notification feed",
     subscribe: "notification_subscribe",
     heartbeat: "notification_heartbeat",
     heartbeat_channel: "notifications-heartbeat",

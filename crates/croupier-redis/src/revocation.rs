@@ -37,6 +37,7 @@ const TIMING: Timing = Timing {
     stuck_after: Duration::from_secs(2),
 };
 const OPS: Ops = Ops {
+    what: "session revocation feed",
     subscribe: "revocation_subscribe",
     heartbeat: "revocation_heartbeat",
     heartbeat_channel: "heartbeat",

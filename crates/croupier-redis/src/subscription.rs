@@ -57,6 +57,8 @@ pub(crate) struct Watch {
     heartbeat_sent: AtomicU64,
     subscribe_errors: ErrorLog,
     heartbeat_errors: ErrorLog,
+    /// What the subscription is, for the log.
+    what: &'static str,
 }
 
 impl Watch {
@@ -78,6 +80,7 @@ impl Watch {
             heartbeat_sent: AtomicU64::new(0),
             subscribe_errors: ErrorLog::new(op.subscribe),
             heartbeat_errors: ErrorLog::new(op.heartbeat),
+            what: op.what,
         }
     }
 
@@ -126,6 +129,8 @@ impl Watch {
 /// channel name of one kind of subscription.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ops {
+    /// What the subscription is, for the log (e.g. "session revocation feed").
+    pub what: &'static str,
     pub subscribe: &'static str,
     pub heartbeat: &'static str,
     pub heartbeat_channel: &'static str,
@@ -140,7 +145,7 @@ async fn subscribe_forever(watch: Arc<Watch>, listener: impl Listener) {
                 watch.heartbeat_seen.store(0, Ordering::Release);
                 listener.subscribed();
                 watch.subscribed.store(true, Ordering::Release);
-                tracing::info!(channel = %watch.channel, "redis subscription made");
+                tracing::info!(channel = %watch.channel, "{} subscribed", watch.what);
                 let why = listen(&watch, pubsub, &listener, since).await;
                 watch.subscribed.store(false, Ordering::Release);
                 listener.checked(&watch);
@@ -199,7 +204,7 @@ async fn heartbeat_forever(watch: Arc<Watch>) {
             Ok(_) => watch.heartbeat_sent.store(now_ms(), Ordering::Release),
             Err(e) => watch
                 .heartbeat_errors
-                .record(&e, "the subscription cannot prove itself live"),
+                .record(&e, &format!("the {} is not live", watch.what)),
         }
     }
 }

@@ -70,10 +70,13 @@ async fn on_fresh_schema(check: croupier_store_tests::Check) {
         search_path: Some(schema.clone()),
         ..Default::default()
     };
-    let store =
-        Arc::new(PostgresStore::connect(&url, opts).await.expect("connect")) as Arc<dyn Store>;
-    // Spawned so that a failing check still lets the schema be dropped.
-    let result = tokio::spawn(check(store)).await;
+    // Spawned so that a failing connection, migration or check still lets
+    // the schema be dropped.
+    let result = tokio::spawn(async move {
+        let store = PostgresStore::connect(&url, opts).await.expect("connect");
+        check(Arc::new(store) as Arc<dyn Store>).await
+    })
+    .await;
     drop_schemas(&admin, std::slice::from_ref(&schema)).await;
     admin.close().await;
     if let Err(e) = result {

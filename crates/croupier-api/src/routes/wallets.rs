@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use croupier_core::{ClaimCommand, CurrencyCode};
+use croupier_core::{ClaimCommand, CurrencyCode, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,6 +149,7 @@ pub async fn claim(
             "This currency has no bonus",
         ));
     }
+    let now = state.clock.now();
     let receipt = state
         .store
         .claim(ClaimCommand {
@@ -156,9 +157,15 @@ pub async fn claim(
             currency: cur.code,
             amount: cur.faucet_amount,
             period: chrono::Duration::seconds(state.config.faucet.period_secs as i64),
-            now: state.clock.now(),
+            now,
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::ClaimNotReady { next_claim_at } => {
+                ApiError::claim_not_ready(next_claim_at, now)
+            }
+            e => e.into(),
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(ClaimResponse {

@@ -103,8 +103,12 @@ async fn claim_is_available_again_after_the_period() {
     let (_, token) = app.player("alice").await;
     let first = claim(&app, &token, None).await;
     assert_eq!(first.status, StatusCode::CREATED);
-    clock.advance(chrono::Duration::seconds(59));
-    assert_problem(&claim(&app, &token, None).await, 429, "claim_not_ready");
+    clock.advance(chrono::Duration::seconds(58));
+    let early = claim(&app, &token, None).await;
+    assert_problem(&early, 429, "claim_not_ready");
+    assert_eq!(retry_after(&early), 2, "counted on the app's clock");
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(retry_after(&claim(&app, &token, None).await), 1);
     clock.advance(chrono::Duration::seconds(1));
     let second = claim(&app, &token, None).await;
     assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);

@@ -268,16 +268,19 @@ async fn marked_down(http: &reqwest::Client, stats: &str, server: &str) {
     }
 }
 
-/// Waits until `counter` reaches `target`; a minute without is a stall.
+/// Waits until `counter` reaches `target`; a minute without progress is a stall.
 async fn reached(counter: &AtomicU64, target: u64, what: &str) {
-    let start = Instant::now();
-    while counter.load(Ordering::Relaxed) < target {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "load stalled: {} of {target} {what}",
-            counter.load(Ordering::Relaxed)
-        );
+    let (mut seen, mut since) = (counter.load(Ordering::Relaxed), Instant::now());
+    while seen < target {
         tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = counter.load(Ordering::Relaxed);
+        if now > seen {
+            (seen, since) = (now, Instant::now());
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "load stalled: {seen} of {target} {what}"
+        );
     }
 }
 
