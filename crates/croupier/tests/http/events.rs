@@ -9,20 +9,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A NATS URL, or `None` (skip) on a machine without one; required in CI.
-fn nats_url() -> Option<String> {
-    match std::env::var("CROUPIER_TEST_NATS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
-                panic!("CROUPIER_TEST_NATS_URL must be set");
-            }
-            eprintln!("skipped: CROUPIER_TEST_NATS_URL not set");
-            None
-        }
-    }
-}
-
 /// Counters and win record as `/v1/me/stats` shows them, from bets given in
 /// the order they were placed (the player's sequence).
 #[derive(Default, Debug, PartialEq, Clone)]
@@ -279,7 +265,9 @@ async fn game_stats_and_win_records_follow_bets_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bets_over_http_reach_stats_through_jetstream() {
-    let Some(url) = nats_url() else { return };
+    let Some(url) = backend_url("CROUPIER_TEST_NATS_URL") else {
+        return;
+    };
     let streams = TestStreams::new(&url);
     let app = spawn_with(|c| {
         c.nats_url = Some(url.clone());
@@ -293,7 +281,9 @@ async fn bets_over_http_reach_stats_through_jetstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_worker_and_relay_instances_split_the_work_over_jetstream() {
-    let Some(nats) = nats_url() else { return };
+    let Some(nats) = backend_url("CROUPIER_TEST_NATS_URL") else {
+        return;
+    };
     let Ok(pg) = std::env::var("CROUPIER_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_none(),

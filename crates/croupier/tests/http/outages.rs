@@ -3,7 +3,7 @@
 //! restart looks like from the app: every connection drops and new ones are
 //! refused until it is back.
 
-use crate::helpers::{spawn_with, PgSchema, TestApp};
+use crate::helpers::{backend_url, spawn_with, PgSchema, TestApp};
 use croupier_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -13,20 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
-
-/// The server URL, or `None` (skip) on a developer machine without PostgreSQL.
-fn server_url() -> Option<String> {
-    match std::env::var("CROUPIER_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var_os("CROUPIER_TEST_REQUIRE_BACKENDS").is_some() {
-                panic!("CROUPIER_TEST_POSTGRES_URL must be set");
-            }
-            eprintln!("skipped: CROUPIER_TEST_POSTGRES_URL not set");
-            None
-        }
-    }
-}
 
 /// `url` with its host and port replaced by `authority`.
 fn with_authority(url: &str, authority: &str) -> String {
@@ -216,7 +202,9 @@ const FAST: Duration = Duration::from_secs(6);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = backend_url("CROUPIER_TEST_POSTGRES_URL") else {
+        return;
+    };
     let (app, proxy, _schema) = app_behind_proxy(&url, |c| {
         c.database.acquire_timeout_ms = 500;
         c.database.bet_timeout_ms = 2000;
@@ -379,7 +367,9 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover() {
 /// serves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_database_link_costs_a_request_its_timeout_not_minutes() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = backend_url("CROUPIER_TEST_POSTGRES_URL") else {
+        return;
+    };
     let (app, proxy, _schema) = app_behind_proxy(&url, |c| {
         c.http.request_timeout_ms = 1000;
         // The pool pings a connection before lending it, within the acquire
