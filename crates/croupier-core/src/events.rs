@@ -185,11 +185,36 @@ impl Streaks {
 
     /// The exact streaks of every bet, given in sequence order.
     pub fn of(bets: impl IntoIterator<Item = (BetSeq, bool)>) -> Self {
-        let mut s = Self::default();
+        Self::default().then(bets)
+    }
+
+    /// These streaks followed by `bets`, given in sequence order; a bet at
+    /// or before `last` is already in them (or, below a pruned floor, can no
+    /// longer be placed) and changes nothing.
+    pub fn then(mut self, bets: impl IntoIterator<Item = (BetSeq, bool)>) -> Self {
         for (seq, win) in bets {
-            s.advance(seq, win);
+            self.advance(seq, win);
         }
-        s
+        self
+    }
+}
+
+/// Folds recorded bet results, given in sequence order per player, into the
+/// floors of the win records they belong to (their game's and the
+/// currency's across games): what pruning those rows leaves in their place,
+/// so that `floor.then(rows after it)` stays the exact streaks. `P` is the
+/// backend's player key.
+pub fn fold_into_floors<P: Ord + Clone>(
+    floors: &mut std::collections::BTreeMap<(P, String, String), Streaks>,
+    rows: impl IntoIterator<Item = (P, String, String, BetSeq, bool)>,
+) {
+    for (player, currency, game, seq, win) in rows {
+        for game in [game, String::new()] {
+            let floor = floors
+                .entry((player.clone(), currency.clone(), game))
+                .or_default();
+            *floor = floor.then([(seq, win)]);
+        }
     }
 }
 
@@ -389,6 +414,36 @@ mod tests {
             prop_assert_eq!((record.streaks.current, record.streaks.longest), (cur, longest));
             prop_assert_eq!(record.streaks.last, events.last().map(|e| e.bet.seq()));
             prop_assert_eq!(record.biggest_win.map(|w| (w.amount, w.bet_id)), best.map(|(a, i)| (a, format!("b{i}"))));
+        }
+
+        /// Pruning a prefix of a player's results, in any number of steps,
+        /// into the records' floors leaves streaks computed from the floor
+        /// and the remaining rows equal to the streaks of every row.
+        #[test]
+        fn floors_plus_remaining_rows_give_the_exact_streaks(
+            bets in prop::collection::vec((0usize..2, any::<bool>()), 0..40),
+            cuts in prop::collection::vec(0usize..40, 0..4),
+        ) {
+            let games = ["dice", "limbo"];
+            let rows: Vec<_> = bets.iter().enumerate()
+                .map(|(i, (g, win))| (1u8, "CHIP".to_string(), games[*g].to_string(), (0, i as i64), *win))
+                .collect();
+            let mut cuts = cuts;
+            cuts.sort();
+            let mut floors = std::collections::BTreeMap::new();
+            let mut pruned = 0;
+            // Sorted: each step prunes the rows after the previous cut.
+            for cut in cuts.into_iter().map(|c| c.min(rows.len())) {
+                fold_into_floors(&mut floors, rows[pruned..cut].iter().cloned());
+                pruned = cut;
+            }
+            for game in ["dice", "limbo", ""] {
+                let of_record = |r: &&(u8, String, String, BetSeq, bool)| game.is_empty() || r.2 == game;
+                let floor = floors.get(&(1u8, "CHIP".to_string(), game.to_string())).copied().unwrap_or_default();
+                let rest = rows[pruned..].iter().filter(of_record).map(|r| (r.3, r.4));
+                let all = rows.iter().filter(of_record).map(|r| (r.3, r.4));
+                prop_assert_eq!(floor.then(rest), Streaks::of(all));
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Retention and upkeep: rows kept only to deduplicate (consumer inboxes,
-//! idempotency keys) are deleted once no redelivery or retry can need them,
+//! idempotency keys) or to order late events (the stats consumer's bet
+//! results) are deleted once no redelivery or retry can need them,
 //! so storage grows with what must be kept (ledger, bets), not with every
 //! event ever handled; and the backend's planner statistics are kept fresh,
 //! so plans made while a table was empty do not outlive its growth.
@@ -23,6 +24,14 @@ pub trait RetentionStore: Send + Sync {
     /// Deletes up to `limit` idempotency records created before `before`
     /// (completed, or abandoned with their lease long over); returns how many.
     async fn idempotency_prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Prunes the stats consumer's per-bet results of bets settled before
+    /// `before`: picks up to `limit` of them, and for each player they
+    /// belong to folds every result up to the newest picked one into the
+    /// player's win-record floors (see [`crate::events::fold_into_floors`]),
+    /// then deletes those results; returns how many. A result is kept to
+    /// place a late event in its player's sequence, so it may go once no
+    /// event of its time can arrive: the inbox retention.
+    async fn bet_results_prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
     /// Refreshes what the backend's planner knows about tables that changed
     /// much since it last looked; returns the tables it refreshed.
     async fn maintain(&self) -> StoreResult<Vec<String>>;

@@ -1,6 +1,6 @@
-//! Housekeeping, run by the relay role: deletes inbox records and
-//! idempotency keys past their retention, in bounded batches, and asks the
-//! store to refresh its planner statistics. Each tick takes `now` as an
+//! Housekeeping, run by the relay role: deletes inbox records, the stats
+//! consumer's bet results and idempotency keys past their retention, in
+//! bounded batches, and asks the store to refresh its planner statistics. Each tick takes `now` as an
 //! input, so tests drive it with any clock.
 
 use chrono::{DateTime, Duration, Utc};
@@ -21,7 +21,9 @@ pub struct HousekeepingOptions {
     /// Consumers whose inbox is pruned.
     pub consumers: Vec<String>,
     /// Inbox records of events older than this are deleted; `None` keeps them.
-    /// Must outlast every redelivery (outbox retention, stream age).
+    /// Must outlast every redelivery (outbox retention, stream age). The
+    /// stats consumer's bet results (when `stats` is among `consumers`)
+    /// follow it: past it no event can arrive to be placed among them.
     pub inbox_retention: Option<Duration>,
     /// Idempotency keys older than this are deleted; `None` keeps them.
     pub idempotency_retention: Option<Duration>,
@@ -31,6 +33,7 @@ pub struct HousekeepingOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tidied {
     pub inbox: u64,
+    pub bet_results: u64,
     pub idempotency: u64,
     pub analyzed: Vec<String>,
 }
@@ -53,6 +56,15 @@ impl Housekeeper {
                 let prune = |limit| self.store.inbox_prune(consumer, now - keep, limit);
                 done.inbox += drain("inbox", prune).await;
             }
+            if self
+                .opts
+                .consumers
+                .iter()
+                .any(|c| c == crate::StatsConsumer::NAME)
+            {
+                let prune = |limit| self.store.bet_results_prune(now - keep, limit);
+                done.bet_results = drain("stats_bet_results", prune).await;
+            }
         }
         if let Some(keep) = self.opts.idempotency_retention {
             let prune = |limit| self.store.idempotency_prune(now - keep, limit);
@@ -62,7 +74,12 @@ impl Housekeeper {
             Ok(tables) => done.analyzed = tables,
             Err(e) => tracing::warn!(error = %e, "cannot refresh planner statistics"),
         }
-        for (table, n) in [("inbox", done.inbox), ("idempotency", done.idempotency)] {
+        let pruned = [
+            ("inbox", done.inbox),
+            ("stats_bet_results", done.bet_results),
+            ("idempotency", done.idempotency),
+        ];
+        for (table, n) in pruned {
             if n > 0 {
                 metrics::counter!("croupier_retention_pruned_total", "table" => table).increment(n);
             }

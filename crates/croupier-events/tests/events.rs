@@ -1194,7 +1194,7 @@ async fn a_jetstream_worker_killed_mid_batch_resumes_without_loss_or_double_effe
 /// Housekeeping deletes what only deduplicates once it is past its
 /// retention, at whatever time the tick is given, and nothing younger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn housekeeping_prunes_inboxes_and_idempotency_keys_past_their_retention() {
+async fn housekeeping_prunes_inboxes_bet_results_and_idempotency_keys_past_their_retention() {
     let (store, _dir) = sqlite();
     let p = players(&store, "tidy", 1).await.remove(0);
     bets(&store, &p, 3).await;
@@ -1236,9 +1236,19 @@ async fn housekeeping_prunes_inboxes_and_idempotency_keys_past_their_retention()
         "nothing is old yet"
     );
     let two_hours_on = keeper.tick(t + chrono::Duration::hours(2)).await;
-    assert_eq!((two_hours_on.inbox, two_hours_on.idempotency), (3, 0));
+    assert_eq!(
+        (
+            two_hours_on.inbox,
+            two_hours_on.bet_results,
+            two_hours_on.idempotency
+        ),
+        (3, 3, 0)
+    );
     let a_day_on = keeper.tick(t + chrono::Duration::hours(25)).await;
-    assert_eq!((a_day_on.inbox, a_day_on.idempotency), (0, 1));
+    assert_eq!(
+        (a_day_on.inbox, a_day_on.bet_results, a_day_on.idempotency),
+        (0, 0, 1)
+    );
     assert_eq!(
         store
             .idempotency_begin("s", "k", [1; 32], t, lease)

@@ -1,7 +1,8 @@
-//! Retention (bounded deletes of inbox records and idempotency keys past
-//! their policy) and planner upkeep that does not wait for autovacuum.
+//! Retention (bounded deletes of inbox records, idempotency keys and the
+//! stats consumer's bet results past their policy) and planner upkeep that
+//! does not wait for autovacuum.
 
-use crate::{db, millis, PostgresStore};
+use crate::{db, in_tx, millis, PostgresStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use croupier_core::retention::{uuid_v7_floor, RetentionStore};
@@ -49,6 +50,13 @@ impl RetentionStore for PostgresStore {
         .await
         .map_err(db)?;
         Ok(done.rows_affected())
+    }
+
+    async fn bet_results_prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        in_tx!(self, |c| crate::stats::prune_bet_results_tx(
+            c, before, limit
+        )
+        .await)
     }
 
     /// Analyzes (and vacuums) this schema's tables that changed past

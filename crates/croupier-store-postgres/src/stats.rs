@@ -226,8 +226,8 @@ async fn apply_win_records(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> 
 
 /// The projection's own copy of each fresh bet's place in its player's sequence.
 async fn record_bet_results(c: &mut PgConnection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
-    let (mut bp, mut bs, mut bn, mut bc, mut bg, mut bw) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut bp, mut bs, mut bn, mut bc, mut bg, mut bw, mut ba) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for e in fresh {
         let b = &e.bet;
         bp.push(b.player_id.0);
@@ -236,11 +236,12 @@ async fn record_bet_results(c: &mut PgConnection, fresh: &[&SettledBetEvent]) ->
         bc.push(b.currency.as_str().to_owned());
         bg.push(b.game.clone());
         bw.push(b.win);
+        ba.push(millis(e.at));
     }
     sqlx::query(
-        "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win)
+        "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win, at)
          SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                              $6::bool[])
+                              $6::bool[], $7::bigint[])
          ON CONFLICT DO NOTHING",
     )
     .bind(&bp)
@@ -249,6 +250,7 @@ async fn record_bet_results(c: &mut PgConnection, fresh: &[&SettledBetEvent]) ->
     .bind(&bc)
     .bind(&bg)
     .bind(&bw)
+    .bind(&ba)
     .execute(&mut *c)
     .await
     .map_err(db)?;
@@ -306,26 +308,57 @@ async fn lock_win_records<'a>(
     Ok(records)
 }
 
-/// The exact streaks of a record from every bet recorded for it (game `''`:
-/// the currency across games).
+/// The exact streaks of a record (game `''`: the currency across games):
+/// its floor, followed by the bets recorded for it after the floor.
 async fn recorded_streaks(
     c: &mut PgConnection,
     player: Uuid,
     currency: &str,
     game: &str,
 ) -> StoreResult<Streaks> {
+    let floor = sqlx::query(&format!(
+        "SELECT {FLOOR_COLUMNS} FROM player_win_records
+         WHERE player_id = $1 AND currency = $2 AND game = $3"
+    ))
+    .bind(player)
+    .bind(currency)
+    .bind(game)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(db)?
+    .map(|r| floor_of(&r, 0))
+    .transpose()?
+    .unwrap_or_default();
+    let after = floor.last.unwrap_or(NO_BET);
     let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
         "SELECT seed_pair_id, nonce, win FROM stats_bet_results
          WHERE player_id = $1 AND currency = $2 AND ($3 = '' OR game = $3)
+           AND (seed_pair_id, nonce) > ($4, $5)
          ORDER BY seed_pair_id, nonce",
     )
     .bind(player)
     .bind(currency)
     .bind(game)
+    .bind(after.0)
+    .bind(after.1)
     .fetch_all(&mut *c)
     .await
     .map_err(db)?;
-    Ok(Streaks::of(rows.into_iter().map(|(s, n, w)| ((s, n), w))))
+    Ok(floor.then(rows.into_iter().map(|(s, n, w)| ((s, n), w))))
+}
+
+const FLOOR_COLUMNS: &str =
+    "floor_seed_pair_id, floor_nonce, floor_current_streak, floor_longest_streak";
+
+/// A win record's floor: the streaks of the results pruned from it.
+fn floor_of(r: &PgRow, f: usize) -> StoreResult<Streaks> {
+    let sp: Option<i64> = r.try_get(f).map_err(db)?;
+    let n: Option<i64> = r.try_get(f + 1).map_err(db)?;
+    Ok(Streaks {
+        last: sp.zip(n),
+        current: r.try_get(f + 2).map_err(db)?,
+        longest: r.try_get(f + 3).map_err(db)?,
+    })
 }
 
 async fn save_win_records(c: &mut PgConnection, cols: &WinRecordColumns) -> StoreResult<()> {
@@ -479,4 +512,137 @@ impl StatsStore for PostgresStore {
             })
             .collect()
     }
+}
+
+/// The newest of up to `limit` results of bets settled before `before`, per
+/// player: every result of the player up to it is pruned.
+async fn prune_cutoffs(
+    c: &mut PgConnection,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<(Uuid, i64, i64)>> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (player_id) player_id, seed_pair_id, nonce
+         FROM (SELECT player_id, seed_pair_id, nonce FROM stats_bet_results
+               WHERE at < $1 LIMIT $2) old
+         ORDER BY player_id, seed_pair_id DESC, nonce DESC",
+    )
+    .bind(millis(before))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)
+}
+
+/// Folds the results up to each player's cutoff into the floors of their
+/// win records and deletes them. The records are locked first, in key
+/// order, as the consumer locks them: a batch applying bets of these
+/// players waits, then sees the new floors.
+pub(crate) async fn prune_bet_results_tx(
+    c: &mut PgConnection,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    let cutoffs = prune_cutoffs(c, before, limit).await?;
+    if cutoffs.is_empty() {
+        return Ok(0);
+    }
+    let (mut cp, mut cs, mut cn) = (vec![], vec![], vec![]);
+    for (p, sp, n) in cutoffs {
+        cp.push(p);
+        cs.push(sp);
+        cn.push(n);
+    }
+    let mut floors = lock_floors(c, &cp).await?;
+    let rows: Vec<(Uuid, String, String, i64, i64, bool)> = sqlx::query_as(
+        "SELECT s.player_id, s.currency, s.game, s.seed_pair_id, s.nonce, s.win
+         FROM stats_bet_results s
+         JOIN UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS t(p, sp, n)
+           ON s.player_id = t.p AND (s.seed_pair_id, s.nonce) <= (t.sp, t.n)
+         ORDER BY s.player_id, s.seed_pair_id, s.nonce",
+    )
+    .bind(&cp)
+    .bind(&cs)
+    .bind(&cn)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    fold_into_floors(
+        &mut floors,
+        rows.into_iter()
+            .map(|(p, cur, game, sp, n, win)| (p, cur, game, (sp, n), win)),
+    );
+    save_floors(c, &floors).await?;
+    let deleted = sqlx::query(
+        "DELETE FROM stats_bet_results s
+         USING UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS t(p, sp, n)
+         WHERE s.player_id = t.p AND (s.seed_pair_id, s.nonce) <= (t.sp, t.n)",
+    )
+    .bind(&cp)
+    .bind(&cs)
+    .bind(&cn)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(deleted.rows_affected())
+}
+
+/// Locks every win record of `players`, in key order, and reads their floors.
+async fn lock_floors(
+    c: &mut PgConnection,
+    players: &[Uuid],
+) -> StoreResult<BTreeMap<RecordKey, Streaks>> {
+    let locked = sqlx::query(&format!(
+        "SELECT player_id, currency, game, {FLOOR_COLUMNS} FROM player_win_records
+         WHERE player_id = ANY($1) ORDER BY player_id, currency, game FOR UPDATE"
+    ))
+    .bind(players)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(db)?;
+    let mut floors = BTreeMap::new();
+    for r in &locked {
+        let key: RecordKey = (
+            r.try_get(0).map_err(db)?,
+            r.try_get(1).map_err(db)?,
+            r.try_get(2).map_err(db)?,
+        );
+        floors.insert(key, floor_of(r, 3)?);
+    }
+    Ok(floors)
+}
+
+async fn save_floors(
+    c: &mut PgConnection,
+    floors: &BTreeMap<RecordKey, Streaks>,
+) -> StoreResult<()> {
+    let (mut p, mut cur, mut g, mut sp, mut n, mut cs, mut lg) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for ((player, currency, game), f) in floors {
+        p.push(*player);
+        cur.push(currency.as_str());
+        g.push(game.as_str());
+        sp.push(f.last.map(|l| l.0));
+        n.push(f.last.map(|l| l.1));
+        cs.push(f.current);
+        lg.push(f.longest);
+    }
+    sqlx::query(
+        "UPDATE player_win_records w SET floor_seed_pair_id = t.sp, floor_nonce = t.n,
+             floor_current_streak = t.cs, floor_longest_streak = t.lg
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[]) AS t(p, c, g, sp, n, cs, lg)
+         WHERE w.player_id = t.p AND w.currency = t.c AND w.game = t.g",
+    )
+    .bind(&p)
+    .bind(&cur)
+    .bind(&g)
+    .bind(&sp)
+    .bind(&n)
+    .bind(&cs)
+    .bind(&lg)
+    .execute(&mut *c)
+    .await
+    .map_err(db)?;
+    Ok(())
 }

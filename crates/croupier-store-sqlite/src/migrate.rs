@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_event_provenance.sql"),
     include_str!("../migrations/0011_player_blocks.sql"),
     include_str!("../migrations/0012_retention.sql"),
+    include_str!("../migrations/0013_stats_retention.sql"),
 ];
 
 pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;

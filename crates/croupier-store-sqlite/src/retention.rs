@@ -1,5 +1,6 @@
-//! Retention: bounded deletes of inbox records and idempotency keys past
-//! their policy, each one short write job so bets queue behind it briefly.
+//! Retention: bounded deletes of inbox records, idempotency keys and the
+//! stats consumer's bet results past their policy, each one short write job
+//! so bets queue behind it briefly.
 
 use crate::{internal, millis, SqliteStore};
 use async_trait::async_trait;
@@ -45,6 +46,13 @@ impl RetentionStore for SqliteStore {
                 .map(|n| n as u64)
                 .map_err(internal)
             })
+            .await
+    }
+
+    async fn bet_results_prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let before = millis(before);
+        self.writer
+            .write(move |c| crate::stats::prune_bet_results(c, before, limit))
             .await
     }
 

@@ -150,8 +150,8 @@ fn apply_win_records(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<
 fn record_bet_results(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult<()> {
     let mut s = c
         .prepare_cached(
-            "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
         )
         .map_err(internal)?;
     for e in fresh {
@@ -163,30 +163,156 @@ fn record_bet_results(c: &Connection, fresh: &[&SettledBetEvent]) -> StoreResult
             b.currency.as_str(),
             b.game,
             b.win,
+            millis(e.at),
         ])
         .map_err(internal)?;
     }
     Ok(())
 }
 
-/// The exact streaks of a record from every bet recorded for it (game `''`:
-/// the currency across games).
+/// The exact streaks of a record (game `''`: the currency across games):
+/// its floor, followed by the bets recorded for it after the floor.
 fn recorded_streaks(c: &Connection, player: &str, cur: &str, game: &str) -> StoreResult<Streaks> {
+    let floor = c
+        .prepare_cached(&format!(
+            "SELECT {FLOOR_COLUMNS} FROM player_win_records
+             WHERE player_id = ?1 AND currency = ?2 AND game = ?3"
+        ))
+        .and_then(|mut s| {
+            s.query_row((player, cur, game), |r| floor_of(r, 0))
+                .optional()
+        })
+        .map_err(internal)?
+        .unwrap_or_default();
+    let after = floor.last.unwrap_or((i64::MIN, i64::MIN));
     let mut s = c
         .prepare_cached(
             "SELECT seed_pair_id, nonce, win FROM stats_bet_results
              WHERE player_id = ?1 AND currency = ?2 AND (?3 = '' OR game = ?3)
+               AND (seed_pair_id, nonce) > (?4, ?5)
              ORDER BY seed_pair_id, nonce",
         )
         .map_err(internal)?;
     let rows = s
-        .query_map((player, cur, game), |r| {
+        .query_map((player, cur, game, after.0, after.1), |r| {
             Ok(((r.get(0)?, r.get(1)?), r.get::<_, bool>(2)?))
         })
         .map_err(internal)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(internal)?;
-    Ok(Streaks::of(rows))
+    Ok(floor.then(rows))
+}
+
+const FLOOR_COLUMNS: &str =
+    "floor_seed_pair_id, floor_nonce, floor_current_streak, floor_longest_streak";
+
+/// A win record's floor: the streaks of the results pruned from it.
+fn floor_of(r: &rusqlite::Row<'_>, f: usize) -> rusqlite::Result<Streaks> {
+    let sp: Option<i64> = r.get(f)?;
+    let n: Option<i64> = r.get(f + 1)?;
+    Ok(Streaks {
+        last: sp.zip(n),
+        current: r.get(f + 2)?,
+        longest: r.get(f + 3)?,
+    })
+}
+
+type RecordKey = (String, String, String);
+
+/// The newest of up to `limit` results of bets settled before `before`, per
+/// player: every result of the player up to it is pruned.
+fn prune_cutoffs(c: &Connection, before: i64, limit: u32) -> StoreResult<BTreeMap<String, BetSeq>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT player_id, seed_pair_id, nonce FROM stats_bet_results
+             WHERE at < ?1 LIMIT ?2",
+        )
+        .map_err(internal)?;
+    let mut cutoffs: BTreeMap<String, BetSeq> = BTreeMap::new();
+    let rows = s
+        .query_map((before, limit), |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .map_err(internal)?;
+    for row in rows {
+        let (player, seq): (String, BetSeq) = row.map_err(internal)?;
+        let cutoff = cutoffs.entry(player).or_insert(seq);
+        *cutoff = (*cutoff).max(seq);
+    }
+    Ok(cutoffs)
+}
+
+/// Folds the results up to each player's cutoff into the floors of their
+/// win records and deletes them, in one write job.
+pub(crate) fn prune_bet_results(c: &Connection, before: i64, limit: u32) -> StoreResult<u64> {
+    let mut pruned = 0;
+    for (player, cutoff) in prune_cutoffs(c, before, limit)? {
+        let mut floors = player_floors(c, &player)?;
+        let mut s = c
+            .prepare_cached(
+                "SELECT currency, game, seed_pair_id, nonce, win FROM stats_bet_results
+                 WHERE player_id = ?1 AND (seed_pair_id, nonce) <= (?2, ?3)
+                 ORDER BY seed_pair_id, nonce",
+            )
+            .map_err(internal)?;
+        let rows = s
+            .query_map((&player, cutoff.0, cutoff.1), |r| {
+                Ok((
+                    player.clone(),
+                    r.get(0)?,
+                    r.get(1)?,
+                    (r.get(2)?, r.get(3)?),
+                    r.get(4)?,
+                ))
+            })
+            .map_err(internal)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(internal)?;
+        fold_into_floors(&mut floors, rows);
+        save_floors(c, &floors)?;
+        pruned += c
+            .prepare_cached(
+                "DELETE FROM stats_bet_results
+                 WHERE player_id = ?1 AND (seed_pair_id, nonce) <= (?2, ?3)",
+            )
+            .and_then(|mut s| s.execute((&player, cutoff.0, cutoff.1)))
+            .map_err(internal)? as u64;
+    }
+    Ok(pruned)
+}
+
+/// The floors of every win record of `player`.
+fn player_floors(c: &Connection, player: &str) -> StoreResult<BTreeMap<RecordKey, Streaks>> {
+    let mut s = c
+        .prepare_cached(&format!(
+            "SELECT currency, game, {FLOOR_COLUMNS} FROM player_win_records WHERE player_id = ?1"
+        ))
+        .map_err(internal)?;
+    let records = s
+        .query_map([player], |r| Ok((r.get(0)?, r.get(1)?, floor_of(r, 2)?)))
+        .map_err(internal)?;
+    let mut floors = BTreeMap::new();
+    for r in records {
+        let (cur, game, floor) = r.map_err(internal)?;
+        floors.insert((player.to_owned(), cur, game), floor);
+    }
+    Ok(floors)
+}
+
+fn save_floors(c: &Connection, floors: &BTreeMap<RecordKey, Streaks>) -> StoreResult<()> {
+    let mut s = c
+        .prepare_cached(
+            "UPDATE player_win_records SET floor_seed_pair_id = ?4, floor_nonce = ?5,
+                 floor_current_streak = ?6, floor_longest_streak = ?7
+             WHERE player_id = ?1 AND currency = ?2 AND game = ?3",
+        )
+        .map_err(internal)?;
+    for ((player, cur, game), f) in floors {
+        let last = f.last.unzip();
+        s.execute(rusqlite::params![
+            player, cur, game, last.0, last.1, f.current, f.longest
+        ])
+        .map_err(internal)?;
+    }
+    Ok(())
 }
 
 fn save_win_record(

@@ -333,7 +333,7 @@ pub async fn bet_settled_events_carry_what_stats_need(store: Arc<dyn Store>) {
 }
 
 /// A settled bet at a given place `(seed_pair_id, nonce)` of `player`'s sequence.
-fn at_seq(
+pub(crate) fn at_seq(
     player: PlayerId,
     currency: &str,
     game: &str,
@@ -366,7 +366,7 @@ fn at_seq(
 }
 
 /// The straightforward win record of bets listed in sequence order.
-fn expected_record(bets: &[&SettledBetEvent]) -> (i64, i64, Option<(String, i64, f64)>) {
+pub(crate) fn expected_record(bets: &[&SettledBetEvent]) -> (i64, i64, Option<(String, i64, f64)>) {
     let (mut current, mut longest) = (0, 0);
     let mut best: Option<&SettledBetEvent> = None;
     for e in bets {
@@ -391,7 +391,7 @@ fn expected_record(bets: &[&SettledBetEvent]) -> (i64, i64, Option<(String, i64,
     (current, longest, best)
 }
 
-fn summary(r: &PlayerWinRecord) -> (i64, i64, Option<(String, i64, f64)>) {
+pub(crate) fn summary(r: &PlayerWinRecord) -> (i64, i64, Option<(String, i64, f64)>) {
     let best = r.record.biggest_win.as_ref();
     (
         r.record.streaks.current,

@@ -85,6 +85,7 @@ macro_rules! with_checks {
             console_counts_live_sessions_and_play_in_a_window,
             revealed_seed_pairs_page_newest_first,
             inbox_records_are_pruned_by_event_age,
+            stats_bet_results_are_pruned_into_exact_floors,
             idempotency_keys_are_pruned_by_age,
         );
     };

@@ -1,7 +1,8 @@
-//! Retention: inbox records and idempotency keys past their age are deleted,
-//! in bounded batches, and nothing younger, nothing of another consumer.
+//! Retention: inbox records, the stats consumer's bet results and
+//! idempotency keys past their age are deleted, in bounded batches, and
+//! nothing younger, nothing of another consumer; win records stay exact.
 
-use crate::event_checks::settled;
+use crate::event_checks::{at_seq, expected_record, settled, summary};
 use crate::{new_player, now};
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::SettledBetEvent;
@@ -106,4 +107,118 @@ pub async fn idempotency_keys_are_pruned_by_age(store: Arc<dyn Store>) {
     assert_eq!(begin("abandoned-old", t).await, IdempotencyBegin::Started);
     assert_eq!(begin("held-old", t).await, IdempotencyBegin::InProgress);
     assert_eq!(begin("done-new", t).await, IdempotencyBegin::Replay(resp));
+}
+
+/// The win records of `player` as (currency, game, summary), and what a
+/// straight pass over `events` in sequence order gives.
+async fn records_and_expected(
+    store: &dyn Store,
+    player: croupier_core::PlayerId,
+    events: &[SettledBetEvent],
+) -> (Vec<RecordSummary>, Vec<RecordSummary>) {
+    let got = store.player_win_records(player).await.unwrap();
+    let got = got.iter().map(|r| (r.game.clone(), summary(r))).collect();
+    let mut sorted: Vec<&SettledBetEvent> = events.iter().collect();
+    sorted.sort_by_key(|e| e.bet.seq());
+    let want = [None, Some("dice"), Some("limbo")]
+        .into_iter()
+        .map(|game| {
+            let of: Vec<_> = sorted
+                .iter()
+                .copied()
+                .filter(|e| game.is_none_or(|g| e.bet.game == g))
+                .collect();
+            (game.map(String::from), expected_record(&of))
+        })
+        .collect();
+    (got, want)
+}
+
+type RecordSummary = (Option<String>, (i64, i64, Option<(String, i64, f64)>));
+
+/// The stats consumer's bet results of bets older than the cut are folded
+/// into the win records' floors and deleted; streaks stay exact for every
+/// event that arrives after the floor, in or out of order; an event below
+/// the floor still counts, except in the streaks it can no longer be placed in.
+pub async fn stats_bet_results_are_pruned_into_exact_floors(store: Arc<dyn Store>) {
+    let apply = |batch: Vec<SettledBetEvent>| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_settled_bets("stats", &batch, now())
+                .await
+                .unwrap()
+        }
+    };
+    let prune = |before: DateTime<Utc>| {
+        let store = store.clone();
+        async move { store.bet_results_prune(before, 100).await.unwrap() }
+    };
+    // Bet i settles i ms after the first; dice and limbo take turns.
+    let p = new_player(&*store, "pruned").await;
+    let kinds = [2, 2, 0, 2, 2, 2, 0, 2, 2, 2, 2, 0, 2];
+    let e: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let game = ["dice", "limbo"][i % 2];
+            at_seq(p.id, "CHIP", game, (7, i as i64), *k, i as i64)
+        })
+        .collect();
+    // Another player's bets are all younger than any cut below.
+    let q = new_player(&*store, "young").await;
+    let young = at_seq(q.id, "CHIP", "dice", (1, 500), 2, 1);
+    // Every bet up to 8 but 5 arrives, then the results of 0–4 are pruned.
+    let first: Vec<_> = [0, 1, 2, 3, 4, 6, 7, 8].map(|i| e[i].clone()).into();
+    assert_eq!(apply(first).await, 8);
+    assert_eq!(apply(vec![young.clone()]).await, 1);
+    assert_eq!(
+        prune(e[0].at).await,
+        0,
+        "nothing is older than the first bet"
+    );
+    assert_eq!(prune(e[5].at).await, 5);
+    assert_eq!(prune(e[5].at).await, 0);
+
+    // 5 arrives late, after the floor: recomputed from the floor, exact.
+    // Then 9–12 in order, and a pruned bet's redelivery (its inbox record
+    // is kept), which changes nothing.
+    assert_eq!(apply(vec![e[5].clone()]).await, 1);
+    assert_eq!(apply(e[9..].to_vec()).await, 4);
+    assert_eq!(apply(vec![e[0].clone()]).await, 0);
+    let (got, want) = records_and_expected(&*store, p.id, &e).await;
+    assert_eq!(got, want);
+
+    // Everything of `p` pruned: the records do not change, and later bets
+    // still continue them exactly.
+    assert_eq!(prune(e[12].at + Duration::milliseconds(1)).await, 8);
+    assert_eq!(records_and_expected(&*store, p.id, &e).await.0, got);
+    let mut all = e.clone();
+    all.push(at_seq(p.id, "CHIP", "limbo", (7, 13), 2, 0));
+    all.push(at_seq(p.id, "CHIP", "dice", (7, 14), 2, 0));
+    assert_eq!(apply(vec![all[14].clone(), all[13].clone()]).await, 2);
+    let (got, want) = records_and_expected(&*store, p.id, &all).await;
+    assert_eq!(got, want);
+
+    // A bet from before the floor (an earlier seed pair) still counts and
+    // can be the biggest win; the streaks it would fall in are left as they
+    // were, as they can no longer be recomputed.
+    let below = at_seq(p.id, "CHIP", "dice", (3, 0), 2, 1_000);
+    assert_eq!(apply(vec![below.clone()]).await, 1);
+    let records = store.player_win_records(p.id).await.unwrap();
+    for (r, (_, (current, longest, _))) in records.iter().zip(&got) {
+        let streaks = &r.record.streaks;
+        assert_eq!((streaks.current, streaks.longest), (*current, *longest));
+        let best = r.record.biggest_win.as_ref().unwrap();
+        if r.game.as_deref() != Some("limbo") {
+            assert_eq!(best.bet_id, below.bet.bet_id);
+        }
+    }
+    let dice = store.player_stats(p.id).await.unwrap();
+    let dice = dice.iter().find(|s| s.game == "dice").unwrap();
+    assert_eq!(dice.counters.bets, 9);
+
+    // What is left goes once it is old: `p`'s last three, and the other
+    // player's one, which no cut so far reached.
+    assert_eq!(prune(young.at + Duration::milliseconds(1)).await, 4);
 }

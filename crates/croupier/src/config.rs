@@ -221,7 +221,8 @@ pub struct EventsConfig {
     pub outbox_retention_hours: u64,
     /// A consumer's record of an event it applied (its inbox) is deleted
     /// after this many hours (0 keeps them). It must outlast every way the
-    /// event can come again: the outbox and stream retentions.
+    /// event can come again: the outbox and stream retentions. The stats
+    /// consumer's per-bet results follow it.
     pub inbox_retention_hours: u64,
     /// Pause between housekeeping passes (relay role): retention deletes
     /// and the refresh of the store's planner statistics.
