@@ -624,3 +624,48 @@ async fn mission_rewards_lock_wallets_in_player_order() {
     })
     .await;
 }
+
+/// The prunes find old rows through BRIN indexes, which skip only ranges
+/// summarized since their rows came; a table that only grows is never
+/// vacuumed, so each prune summarizes what is new first, or it would read
+/// every page added since (checked: nothing is left to summarize after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prunes_summarize_their_age_indexes() {
+    with_schemas(1, |url, schemas| async move {
+        let store = store(&url, &schemas[0], |_| {}).await;
+        // Rows of a recent time (nothing to prune), enough for a few ranges
+        // of 128 pages; an old time for the cut.
+        let now_ms = now().timestamp_millis();
+        sqlx::query(
+            "INSERT INTO stats_bet_results (player_id, seed_pair_id, nonce, currency, game, win, at)
+             SELECT gen_random_uuid(), 1, g, 'CHIP', 'dice', true, $1
+             FROM generate_series(1, 60000) g",
+        )
+        .bind(now_ms)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO idempotency (scope, key, request_hash, state, body, created_at, locked_until)
+             SELECT 's', 'k' || g, '\\x00', 'done', repeat('x', 200)::bytea, $1, $1
+             FROM generate_series(1, 20000) g",
+        )
+        .bind(now_ms)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let cut = now() - chrono::Duration::hours(1);
+        assert_eq!(store.bet_results_prune(cut, 100).await.unwrap(), 0);
+        assert_eq!(store.idempotency_prune(cut, 100).await.unwrap(), 0);
+        for index in ["stats_bet_results_by_age", "idempotency_by_age"] {
+            let left: i32 = sqlx::query_scalar("SELECT brin_summarize_new_values($1::regclass)")
+                .bind(index)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(left, 0, "{index} had ranges the prune did not summarize");
+        }
+        store.close().await;
+    })
+    .await;
+}
