@@ -9,7 +9,71 @@ use croupier_core::events::SettledBetEvent;
 use croupier_core::ports::RecommendationStore;
 use croupier_core::recommendations::*;
 use croupier_core::{PlayerId, StoreResult};
+use rusqlite::Connection;
 use std::collections::BTreeMap;
+
+/// The games each player of `tally` had played before it. The single writer
+/// serialises handlers: this cannot change under the batch.
+fn games_played(c: &Connection, tally: &PlayTally) -> StoreResult<BTreeMap<PlayerId, Vec<String>>> {
+    let mut before = BTreeMap::new();
+    let mut s = c
+        .prepare_cached("SELECT game FROM rec_player_games WHERE player_id = ?1")
+        .map_err(internal)?;
+    for p in tally.players() {
+        let games = s
+            .query_map([p.to_string()], |r| r.get::<_, String>(0))
+            .map_err(internal)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(internal)?;
+        before.insert(p, games);
+    }
+    Ok(before)
+}
+
+/// Adds a batch's plays, first plays, co-plays and daily bets.
+fn write_tally(c: &Connection, tally: &PlayTally, delta: &CoPlayDelta) -> StoreResult<()> {
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO rec_player_games (player_id, game, bets, last_played)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (player_id, game) DO UPDATE SET
+                 bets = bets + excluded.bets,
+                 last_played = MAX(last_played, excluded.last_played)",
+        )
+        .map_err(internal)?;
+    for ((player, game), (n, at)) in &tally.plays {
+        s.execute((player.to_string(), game, n, millis(*at)))
+            .map_err(internal)?;
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO rec_game_players (game, players) VALUES (?1, ?2)
+             ON CONFLICT (game) DO UPDATE SET players = players + excluded.players",
+        )
+        .map_err(internal)?;
+    for (game, n) in &delta.game_players {
+        s.execute((game, n)).map_err(internal)?;
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO rec_co_play (game_a, game_b, players) VALUES (?1, ?2, ?3)
+             ON CONFLICT (game_a, game_b) DO UPDATE SET players = players + excluded.players",
+        )
+        .map_err(internal)?;
+    for ((a, b), n) in &delta.co_play {
+        s.execute((a, b, n)).map_err(internal)?;
+    }
+    let mut s = c
+        .prepare_cached(
+            "INSERT INTO rec_game_daily (day, game, bets) VALUES (?1, ?2, ?3)
+             ON CONFLICT (day, game) DO UPDATE SET bets = bets + excluded.bets",
+        )
+        .map_err(internal)?;
+    for ((day, game), n) in &tally.daily {
+        s.execute((day, game, n)).map_err(internal)?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl RecommendationStore for SqliteStore {
@@ -36,61 +100,8 @@ impl RecommendationStore for SqliteStore {
                 if applied == 0 {
                     return Ok(0);
                 }
-                // The single writer serialises handlers: what a player had
-                // played before this batch cannot change under us.
-                let mut before: BTreeMap<PlayerId, Vec<String>> = BTreeMap::new();
-                let mut s = c
-                    .prepare_cached("SELECT game FROM rec_player_games WHERE player_id = ?1")
-                    .map_err(internal)?;
-                for p in tally.players() {
-                    let games = s
-                        .query_map([p.to_string()], |r| r.get::<_, String>(0))
-                        .map_err(internal)?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                        .map_err(internal)?;
-                    before.insert(p, games);
-                }
-                let delta = tally.co_play_delta(&before);
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO rec_player_games (player_id, game, bets, last_played)
-                         VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (player_id, game) DO UPDATE SET
-                             bets = bets + excluded.bets,
-                             last_played = MAX(last_played, excluded.last_played)",
-                    )
-                    .map_err(internal)?;
-                for ((player, game), (n, at)) in &tally.plays {
-                    s.execute((player.to_string(), game, n, millis(*at)))
-                        .map_err(internal)?;
-                }
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO rec_game_players (game, players) VALUES (?1, ?2)
-                         ON CONFLICT (game) DO UPDATE SET players = players + excluded.players",
-                    )
-                    .map_err(internal)?;
-                for (game, n) in &delta.game_players {
-                    s.execute((game, n)).map_err(internal)?;
-                }
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO rec_co_play (game_a, game_b, players) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (game_a, game_b) DO UPDATE SET players = players + excluded.players",
-                    )
-                    .map_err(internal)?;
-                for ((a, b), n) in &delta.co_play {
-                    s.execute((a, b, n)).map_err(internal)?;
-                }
-                let mut s = c
-                    .prepare_cached(
-                        "INSERT INTO rec_game_daily (day, game, bets) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (day, game) DO UPDATE SET bets = bets + excluded.bets",
-                    )
-                    .map_err(internal)?;
-                for ((day, game), n) in &tally.daily {
-                    s.execute((day, game, n)).map_err(internal)?;
-                }
+                let delta = tally.co_play_delta(&games_played(c, &tally)?);
+                write_tally(c, &tally, &delta)?;
                 Ok(applied)
             })
             .await

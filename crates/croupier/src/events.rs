@@ -123,38 +123,20 @@ impl Events {
                 tasks.push(tokio::spawn(x.clone().run_manifests(stop.clone())));
             }
         }
+        let workers = if roles.worker {
+            worker_consumers(cfg, &store, &export, &notifier)
+        } else {
+            Vec::new()
+        };
         match &cfg.nats_url {
             Some(url) => {
-                let timeout = Duration::from_secs(cfg.nats.connect_timeout_secs);
-                let client = jetstream::connect(url, timeout)
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-                let opts = cfg.jetstream_options();
-                if roles.relay {
-                    let bus = JetStreamBus::new(client.clone(), opts.clone(), DOMAINS)
-                        .await
-                        .map_err(anyhow::Error::msg)
-                        .context("cannot set up the JetStream streams")?;
-                    let relay = Relay::new(store.clone(), Arc::new(bus), cfg.relay_options());
-                    tasks.push(tokio::spawn(relay.run(stop.clone())));
-                }
-                if roles.worker {
-                    let source = JetStreamSource::new(client, opts, dead_letters)
-                        .map_err(anyhow::Error::msg)?;
-                    for consumer in worker_consumers(cfg, &store, &export, &notifier) {
-                        let spawned = source
-                            .spawn(consumer, stop.clone())
-                            .await
-                            .map_err(anyhow::Error::msg)
-                            .context("cannot set up the JetStream consumers")?;
-                        tasks.extend(spawned);
-                    }
-                }
+                let started = start_jetstream(cfg, url, &store, workers, dead_letters, &stop);
+                tasks.extend(started.await?);
             }
             None => {
                 // Validation guarantees both roles here: relaying *is* consuming.
                 let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(
-                    worker_consumers(cfg, &store, &export, &notifier),
+                    workers,
                     dead_letters,
                     cfg.events.max_attempts,
                 ));
@@ -189,4 +171,43 @@ impl Events {
             }
         }
     }
+}
+
+/// Over JetStream: the relay publishes to the streams (relay role), and each
+/// of `workers` reads its own durable consumer (worker role; empty otherwise).
+async fn start_jetstream(
+    cfg: &Config,
+    url: &str,
+    store: &Arc<dyn Store>,
+    workers: Vec<Arc<dyn Consumer>>,
+    dead_letters: Arc<StoreDeadLetters>,
+    stop: &CancellationToken,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let timeout = Duration::from_secs(cfg.nats.connect_timeout_secs);
+    let client = jetstream::connect(url, timeout)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let opts = cfg.jetstream_options();
+    let mut tasks = Vec::new();
+    if cfg.roles.relay {
+        let bus = JetStreamBus::new(client.clone(), opts.clone(), DOMAINS)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("cannot set up the JetStream streams")?;
+        let relay = Relay::new(store.clone(), Arc::new(bus), cfg.relay_options());
+        tasks.push(tokio::spawn(relay.run(stop.clone())));
+    }
+    if !workers.is_empty() {
+        let source =
+            JetStreamSource::new(client, opts, dead_letters).map_err(anyhow::Error::msg)?;
+        for consumer in workers {
+            let spawned = source
+                .spawn(consumer, stop.clone())
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("cannot set up the JetStream consumers")?;
+            tasks.extend(spawned);
+        }
+    }
+    Ok(tasks)
 }
