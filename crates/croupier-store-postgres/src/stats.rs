@@ -547,44 +547,53 @@ pub(crate) async fn prune_bet_results_tx(
     if cutoffs.is_empty() {
         return Ok(0);
     }
-    let (mut cp, mut cs, mut cn) = (vec![], vec![], vec![]);
-    for (p, sp, n) in cutoffs {
-        cp.push(p);
+    let players: Vec<Uuid> = cutoffs.iter().map(|(p, _, _)| *p).collect();
+    let open = open_rounds(c, &players).await?;
+    let (mut cs, mut cn) = (vec![], vec![]);
+    for (p, sp, n) in &cutoffs {
+        let (sp, n) = cutoff_below_open((*sp, *n), open.get(p).copied());
         cs.push(sp);
         cn.push(n);
     }
-    let mut floors = lock_floors(c, &cp).await?;
-    let rows: Vec<(Uuid, String, String, i64, i64, bool)> = sqlx::query_as(
-        "SELECT s.player_id, s.currency, s.game, s.seed_pair_id, s.nonce, s.win
-         FROM stats_bet_results s
-         JOIN UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS t(p, sp, n)
-           ON s.player_id = t.p AND (s.seed_pair_id, s.nonce) <= (t.sp, t.n)
-         ORDER BY s.player_id, s.seed_pair_id, s.nonce",
+    let mut floors = lock_floors(c, &players).await?;
+    // What is deleted is what is folded, even a row committed meanwhile.
+    let mut rows: Vec<(Uuid, String, String, i64, i64, bool)> = sqlx::query_as(
+        "DELETE FROM stats_bet_results s
+         USING UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS t(p, sp, n)
+         WHERE s.player_id = t.p AND (s.seed_pair_id, s.nonce) <= (t.sp, t.n)
+         RETURNING s.player_id, s.currency, s.game, s.seed_pair_id, s.nonce, s.win",
     )
-    .bind(&cp)
+    .bind(&players)
     .bind(&cs)
     .bind(&cn)
     .fetch_all(&mut *c)
     .await
     .map_err(db)?;
+    let deleted = rows.len() as u64;
+    rows.sort_by_key(|r| (r.0, r.3, r.4));
     fold_into_floors(
         &mut floors,
         rows.into_iter()
             .map(|(p, cur, game, sp, n, win)| (p, cur, game, (sp, n), win)),
     );
     save_floors(c, &floors).await?;
-    let deleted = sqlx::query(
-        "DELETE FROM stats_bet_results s
-         USING UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS t(p, sp, n)
-         WHERE s.player_id = t.p AND (s.seed_pair_id, s.nonce) <= (t.sp, t.n)",
+    Ok(deleted)
+}
+
+/// The place `(seed_pair_id, nonce)` of each of `players`' open mines round.
+async fn open_rounds(
+    c: &mut PgConnection,
+    players: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, BetSeq>> {
+    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT player_id, seed_pair_id, nonce FROM mines_rounds
+         WHERE state = 'open' AND player_id = ANY($1)",
     )
-    .bind(&cp)
-    .bind(&cs)
-    .bind(&cn)
-    .execute(&mut *c)
+    .bind(players)
+    .fetch_all(&mut *c)
     .await
     .map_err(db)?;
-    Ok(deleted.rows_affected())
+    Ok(rows.into_iter().map(|(p, sp, n)| (p, (sp, n))).collect())
 }
 
 /// Locks every win record of `players`, in key order, and reads their floors.

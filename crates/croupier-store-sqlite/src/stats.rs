@@ -245,6 +245,7 @@ fn prune_cutoffs(c: &Connection, before: i64, limit: u32) -> StoreResult<BTreeMa
 pub(crate) fn prune_bet_results(c: &Connection, before: i64, limit: u32) -> StoreResult<u64> {
     let mut pruned = 0;
     for (player, cutoff) in prune_cutoffs(c, before, limit)? {
+        let cutoff = cutoff_below_open(cutoff, open_round(c, &player)?);
         let mut floors = player_floors(c, &player)?;
         let mut s = c
             .prepare_cached(
@@ -277,6 +278,18 @@ pub(crate) fn prune_bet_results(c: &Connection, before: i64, limit: u32) -> Stor
             .map_err(internal)? as u64;
     }
     Ok(pruned)
+}
+
+/// The place `(seed_pair_id, nonce)` of `player`'s open mines round.
+fn open_round(c: &Connection, player: &str) -> StoreResult<Option<BetSeq>> {
+    c.prepare_cached(
+        "SELECT seed_pair_id, nonce FROM mines_rounds WHERE player_id = ?1 AND state = 'open'",
+    )
+    .and_then(|mut s| {
+        s.query_row([player], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    })
+    .map_err(internal)
 }
 
 /// The floors of every win record of `player`.

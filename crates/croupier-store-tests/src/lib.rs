@@ -86,6 +86,7 @@ macro_rules! with_checks {
             revealed_seed_pairs_page_newest_first,
             inbox_records_are_pruned_by_event_age,
             stats_bet_results_are_pruned_into_exact_floors,
+            stats_bet_results_prune_spans_currencies_and_waits_for_open_rounds,
             idempotency_keys_are_pruned_by_age,
         );
     };

@@ -7,7 +7,7 @@ use crate::{new_player, now};
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::SettledBetEvent;
 use croupier_core::ports::Store;
-use croupier_core::{IdempotencyBegin, StoredResponse};
+use croupier_core::{Draw, IdempotencyBegin, MinesRound, MinesStep, Outcome, StoredResponse};
 use std::sync::Arc;
 
 /// A settled-bet event whose id was made at `at` (ids are UUIDv7).
@@ -221,4 +221,97 @@ pub async fn stats_bet_results_are_pruned_into_exact_floors(store: Arc<dyn Store
     // What is left goes once it is old: `p`'s last three, and the other
     // player's one, which no cut so far reached.
     assert_eq!(prune(young.at + Duration::milliseconds(1)).await, 4);
+}
+
+/// A prune's limit cuts through a player's rows in any currency, and
+/// pruning stays below a mines round still open: its result, written when
+/// the round ends at the nonce it took when it opened, still finds its place.
+pub async fn stats_bet_results_prune_spans_currencies_and_waits_for_open_rounds(
+    store: Arc<dyn Store>,
+) {
+    let apply = |batch: Vec<SettledBetEvent>| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_settled_bets("stats", &batch, now())
+                .await
+                .unwrap()
+        }
+    };
+    let later = now() + Duration::days(1);
+    // Two currencies, pruned one row picked at a time.
+    let p = new_player(&*store, "two-currencies").await;
+    let cur = |i: i64| if i % 3 == 0 { "GOLD" } else { "CHIP" };
+    let e: Vec<_> = (0..6)
+        .map(|i| {
+            at_seq(
+                p.id,
+                cur(i),
+                "dice",
+                (2, i),
+                [2, 2, 0, 2][i as usize % 4],
+                i,
+            )
+        })
+        .collect();
+    assert_eq!(apply(e.clone()).await, 6);
+    let mut pruned = 0;
+    for _ in 0..6 {
+        let n = store.bet_results_prune(later, 1).await.unwrap();
+        assert!(n >= 1 || pruned == 6, "a pick prunes at least itself");
+        pruned += n;
+    }
+    assert_eq!(pruned, 6);
+    let more = at_seq(p.id, "GOLD", "dice", (2, 6), 2, 0);
+    assert_eq!(apply(vec![more.clone()]).await, 1);
+    let records = store.player_win_records(p.id).await.unwrap();
+    for r in &records {
+        let of: Vec<&SettledBetEvent> = e
+            .iter()
+            .chain([&more])
+            .filter(|x| x.bet.currency == r.currency)
+            .collect();
+        assert_eq!(summary(r), expected_record(&of), "{:?}", r.currency);
+    }
+
+    // A round open at (pair, 0); later bets of the same pair are old.
+    let m = crate::funded(&*store, "open-round", 1_000).await;
+    let round = store.open_mines(crate::open_cmd(m.id, 100)).await.unwrap();
+    let (pair, first) = (round.seed_pair_id, round.nonce as i64);
+    let after: Vec<_> = (1..3)
+        .map(|i| at_seq(m.id, "CHIP", "dice", (pair, first + i), 2, i))
+        .collect();
+    assert_eq!(apply(after.clone()).await, 2);
+    // `p`'s last bet goes; `m`'s stay while the round is open.
+    assert_eq!(store.bet_results_prune(later, 100).await.unwrap(), 1);
+    assert_eq!(store.bet_results_prune(later, 100).await.unwrap(), 0);
+    // The round ends; its result arrives after the later bets, and counts.
+    let settle = Box::new(|_: &MinesRound, _: Draw<'_>| {
+        Ok(MinesStep::Settle {
+            params: serde_json::json!({ "mines": 3, "tiles": [] }),
+            outcome: Outcome {
+                payout: 0,
+                multiplier: 0,
+                win: false,
+                detail: serde_json::json!({}),
+            },
+        })
+    });
+    store
+        .mines_step(m.id, &round.id, settle, now())
+        .await
+        .unwrap();
+    let result = at_seq(m.id, "CHIP", "dice", (pair, first), 0, 0);
+    assert_eq!(apply(vec![result.clone()]).await, 1);
+    assert_eq!(store.bet_results_prune(later, 100).await.unwrap(), 3);
+    let dice = store.player_win_records(m.id).await.unwrap();
+    let all: Vec<&SettledBetEvent> = [&result].into_iter().chain(&after).collect();
+    assert_eq!(summary(&dice[0]), expected_record(&all));
+    assert_eq!(
+        (
+            dice[0].record.streaks.current,
+            dice[0].record.streaks.longest
+        ),
+        (2, 2)
+    );
 }
