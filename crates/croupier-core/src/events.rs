@@ -199,17 +199,6 @@ impl Streaks {
     }
 }
 
-/// Where a player's pruning may reach: `cutoff`, or just below `open`, the
-/// place of a round still open (a mines round takes its nonce when it opens
-/// and settles, and so emits its event, only when it ends: that result must
-/// still find its place among the rows).
-pub fn cutoff_below_open(cutoff: BetSeq, open: Option<BetSeq>) -> BetSeq {
-    match open {
-        Some((pair, nonce)) if (pair, nonce) <= cutoff => (pair, nonce - 1),
-        _ => cutoff,
-    }
-}
-
 /// Folds recorded bet results, given in sequence order per player, into the
 /// floors of the win records they belong to (their game's and the
 /// currency's across games): what pruning those rows leaves in their place,

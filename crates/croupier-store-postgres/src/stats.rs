@@ -515,7 +515,10 @@ impl StatsStore for PostgresStore {
 }
 
 /// The newest of up to `limit` results of bets settled before `before`, per
-/// player: every result of the player up to it is pruned.
+/// player: every result of the player up to it is pruned. Results at or
+/// after a player's open mines round are not picked: the round's result is
+/// written when it ends, at the nonce it took when it opened, and must still
+/// find its place (and picking them over and over would starve the rest).
 async fn prune_cutoffs(
     c: &mut PgConnection,
     before: DateTime<Utc>,
@@ -523,8 +526,12 @@ async fn prune_cutoffs(
 ) -> StoreResult<Vec<(Uuid, i64, i64)>> {
     sqlx::query_as(
         "SELECT DISTINCT ON (player_id) player_id, seed_pair_id, nonce
-         FROM (SELECT player_id, seed_pair_id, nonce FROM stats_bet_results
-               WHERE at < $1 LIMIT $2) old
+         FROM (SELECT player_id, seed_pair_id, nonce FROM stats_bet_results s
+               WHERE at < $1 AND NOT EXISTS (
+                   SELECT 1 FROM mines_rounds r
+                   WHERE r.state = 'open' AND r.player_id = s.player_id
+                     AND (r.seed_pair_id, r.nonce) <= (s.seed_pair_id, s.nonce))
+               LIMIT $2) old
          ORDER BY player_id, seed_pair_id DESC, nonce DESC",
     )
     .bind(millis(before))
@@ -547,11 +554,9 @@ pub(crate) async fn prune_bet_results_tx(
     if cutoffs.is_empty() {
         return Ok(0);
     }
-    let players: Vec<Uuid> = cutoffs.iter().map(|(p, _, _)| *p).collect();
-    let open = open_rounds(c, &players).await?;
-    let (mut cs, mut cn) = (vec![], vec![]);
-    for (p, sp, n) in &cutoffs {
-        let (sp, n) = cutoff_below_open((*sp, *n), open.get(p).copied());
+    let (mut players, mut cs, mut cn) = (vec![], vec![], vec![]);
+    for (p, sp, n) in cutoffs {
+        players.push(p);
         cs.push(sp);
         cn.push(n);
     }
@@ -578,22 +583,6 @@ pub(crate) async fn prune_bet_results_tx(
     );
     save_floors(c, &floors).await?;
     Ok(deleted)
-}
-
-/// The place `(seed_pair_id, nonce)` of each of `players`' open mines round.
-async fn open_rounds(
-    c: &mut PgConnection,
-    players: &[Uuid],
-) -> StoreResult<std::collections::HashMap<Uuid, BetSeq>> {
-    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-        "SELECT player_id, seed_pair_id, nonce FROM mines_rounds
-         WHERE state = 'open' AND player_id = ANY($1)",
-    )
-    .bind(players)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(db)?;
-    Ok(rows.into_iter().map(|(p, sp, n)| (p, (sp, n))).collect())
 }
 
 /// Locks every win record of `players`, in key order, and reads their floors.

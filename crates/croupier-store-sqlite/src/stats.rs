@@ -220,12 +220,19 @@ fn floor_of(r: &rusqlite::Row<'_>, f: usize) -> rusqlite::Result<Streaks> {
 type RecordKey = (String, String, String);
 
 /// The newest of up to `limit` results of bets settled before `before`, per
-/// player: every result of the player up to it is pruned.
+/// player: every result of the player up to it is pruned. Results at or
+/// after a player's open mines round are not picked: the round's result is
+/// written when it ends, at the nonce it took when it opened, and must still
+/// find its place (and picking them over and over would starve the rest).
 fn prune_cutoffs(c: &Connection, before: i64, limit: u32) -> StoreResult<BTreeMap<String, BetSeq>> {
     let mut s = c
         .prepare_cached(
-            "SELECT player_id, seed_pair_id, nonce FROM stats_bet_results
-             WHERE at < ?1 LIMIT ?2",
+            "SELECT player_id, seed_pair_id, nonce FROM stats_bet_results s
+             WHERE at < ?1 AND NOT EXISTS (
+                 SELECT 1 FROM mines_rounds r
+                 WHERE r.player_id = s.player_id AND r.state = 'open'
+                   AND (r.seed_pair_id, r.nonce) <= (s.seed_pair_id, s.nonce))
+             LIMIT ?2",
         )
         .map_err(internal)?;
     let mut cutoffs: BTreeMap<String, BetSeq> = BTreeMap::new();
@@ -245,7 +252,6 @@ fn prune_cutoffs(c: &Connection, before: i64, limit: u32) -> StoreResult<BTreeMa
 pub(crate) fn prune_bet_results(c: &Connection, before: i64, limit: u32) -> StoreResult<u64> {
     let mut pruned = 0;
     for (player, cutoff) in prune_cutoffs(c, before, limit)? {
-        let cutoff = cutoff_below_open(cutoff, open_round(c, &player)?);
         let mut floors = player_floors(c, &player)?;
         let mut s = c
             .prepare_cached(
@@ -278,18 +284,6 @@ pub(crate) fn prune_bet_results(c: &Connection, before: i64, limit: u32) -> Stor
             .map_err(internal)? as u64;
     }
     Ok(pruned)
-}
-
-/// The place `(seed_pair_id, nonce)` of `player`'s open mines round.
-fn open_round(c: &Connection, player: &str) -> StoreResult<Option<BetSeq>> {
-    c.prepare_cached(
-        "SELECT seed_pair_id, nonce FROM mines_rounds WHERE player_id = ?1 AND state = 'open'",
-    )
-    .and_then(|mut s| {
-        s.query_row([player], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-    })
-    .map_err(internal)
 }
 
 /// The floors of every win record of `player`.
