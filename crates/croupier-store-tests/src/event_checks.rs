@@ -365,6 +365,14 @@ pub(crate) fn at_seq(
     }
 }
 
+/// Hands `batch` to the stats projection now; returns how many it applied.
+pub(crate) async fn apply_stats(store: &dyn Store, batch: Vec<SettledBetEvent>) -> u64 {
+    store
+        .apply_settled_bets("stats", &batch, now())
+        .await
+        .unwrap()
+}
+
 /// The straightforward win record of bets listed in sequence order.
 pub(crate) fn expected_record(bets: &[&SettledBetEvent]) -> (i64, i64, Option<(String, i64, f64)>) {
     let (mut current, mut longest) = (0, 0);
@@ -404,15 +412,7 @@ pub(crate) fn summary(r: &PlayerWinRecord) -> (i64, i64, Option<(String, i64, f6
 /// once every event is in, whatever the arrival order, batching and
 /// redelivery; rebuilt by a reset.
 pub async fn stats_win_records_are_exact_in_any_arrival_order(store: Arc<dyn Store>) {
-    let apply = |batch: Vec<SettledBetEvent>| {
-        let store = store.clone();
-        async move {
-            store
-                .apply_settled_bets("stats", &batch, now())
-                .await
-                .unwrap()
-        }
-    };
+    let apply = |batch: Vec<SettledBetEvent>| apply_stats(&*store, batch);
     // W W L W W W, the fourth arriving last: 2 and 2, then 3 and 3.
     let p = new_player(&*store, "streaky").await;
     let kinds = [2, 2, 0, 2, 2, 2];

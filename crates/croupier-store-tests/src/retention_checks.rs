@@ -2,7 +2,7 @@
 //! idempotency keys past their age are deleted, in bounded batches, and
 //! nothing younger, nothing of another consumer; win records stay exact.
 
-use crate::event_checks::{at_seq, expected_record, settled, summary};
+use crate::event_checks::{apply_stats, at_seq, expected_record, settled, summary};
 use crate::{new_player, now};
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::SettledBetEvent;
@@ -141,15 +141,7 @@ type RecordSummary = (Option<String>, (i64, i64, Option<(String, i64, f64)>));
 /// event that arrives after the floor, in or out of order; an event below
 /// the floor still counts, except in the streaks it can no longer be placed in.
 pub async fn stats_bet_results_are_pruned_into_exact_floors(store: Arc<dyn Store>) {
-    let apply = |batch: Vec<SettledBetEvent>| {
-        let store = store.clone();
-        async move {
-            store
-                .apply_settled_bets("stats", &batch, now())
-                .await
-                .unwrap()
-        }
-    };
+    let apply = |batch: Vec<SettledBetEvent>| apply_stats(&*store, batch);
     let prune = |before: DateTime<Utc>| {
         let store = store.clone();
         async move { store.bet_results_prune(before, 100).await.unwrap() }
@@ -229,15 +221,7 @@ pub async fn stats_bet_results_are_pruned_into_exact_floors(store: Arc<dyn Store
 pub async fn stats_bet_results_prune_spans_currencies_and_waits_for_open_rounds(
     store: Arc<dyn Store>,
 ) {
-    let apply = |batch: Vec<SettledBetEvent>| {
-        let store = store.clone();
-        async move {
-            store
-                .apply_settled_bets("stats", &batch, now())
-                .await
-                .unwrap()
-        }
-    };
+    let apply = |batch: Vec<SettledBetEvent>| apply_stats(&*store, batch);
     let later = now() + Duration::days(1);
     // Two currencies, pruned one row picked at a time.
     let p = new_player(&*store, "two-currencies").await;
