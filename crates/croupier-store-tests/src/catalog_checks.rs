@@ -2,7 +2,7 @@
 //! validates against its versioned JSON Schema in `docs/events/`, so a
 //! payload change without a schema change fails here, on every backend.
 
-use super::{bet_cmd, chip, funded, now, open_cmd, place, seeds};
+use super::{bet_cmd, chip, funded, now, open_cmd, place, seeds, settle_mines};
 use croupier_core::ports::Store;
 use croupier_core::*;
 use std::collections::BTreeSet;
@@ -69,22 +69,7 @@ pub async fn every_emitted_event_matches_its_schema(store: Arc<dyn Store>) {
     place(&*store, bet_cmd(p.id, 100)).await.unwrap();
     let round = store.open_mines(open_cmd(p.id, 50)).await.unwrap();
     let (_, mines_bet) = store
-        .mines_step(
-            p.id,
-            &round.id,
-            Box::new(|_, _| {
-                Ok(MinesStep::Settle {
-                    params: serde_json::json!({ "mines": 3, "tiles": [] }),
-                    outcome: Outcome {
-                        payout: 0,
-                        multiplier: 0,
-                        win: false,
-                        detail: serde_json::json!({}),
-                    },
-                })
-            }),
-            now(),
-        )
+        .mines_step(p.id, &round.id, settle_mines(0, 0, false), now())
         .await
         .unwrap();
     assert!(mines_bet.is_some());

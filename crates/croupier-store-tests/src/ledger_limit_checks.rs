@@ -127,17 +127,7 @@ pub async fn credits_stop_at_the_balance_ceiling(store: Arc<dyn Store>) {
     let round = store.open_mines(open_cmd(p, 100)).await.unwrap();
     assert_eq!(round.seed_pair_id, pair.id);
     let staked = trace(&*store, p).await;
-    let cash_out: MinesDecide = Box::new(|_, _| {
-        Ok(MinesStep::Settle {
-            params: serde_json::json!({ "mines": 3, "tiles": [] }),
-            outcome: Outcome {
-                payout: 113,
-                multiplier: 113,
-                win: true,
-                detail: serde_json::json!({}),
-            },
-        })
-    });
+    let cash_out = crate::settle_mines(113, 113, true);
     assert_limited(
         store.mines_step(p, &round.id, cash_out, now()).await,
         "mines cash-out",

@@ -188,6 +188,22 @@ pub async fn place(store: &dyn Store, cmd: BetCommand) -> StoreResult<BetRecord>
     }
 }
 
+/// A mines step that ends the round at once, paying `payout` (minor units;
+/// `multiplier` in hundredths).
+fn settle_mines(payout: i64, multiplier: u64, win: bool) -> MinesDecide {
+    Box::new(move |_, _| {
+        Ok(MinesStep::Settle {
+            params: serde_json::json!({ "mines": 3, "tiles": [] }),
+            outcome: Outcome {
+                payout,
+                multiplier,
+                win,
+                detail: serde_json::json!({}),
+            },
+        })
+    })
+}
+
 fn open_cmd(p: PlayerId, stake: i64) -> OpenMinesCommand {
     OpenMinesCommand {
         player_id: p,

@@ -7,7 +7,7 @@ use crate::{new_player, now};
 use chrono::{DateTime, Duration, Utc};
 use croupier_core::events::SettledBetEvent;
 use croupier_core::ports::Store;
-use croupier_core::{Draw, IdempotencyBegin, MinesRound, MinesStep, Outcome, StoredResponse};
+use croupier_core::{IdempotencyBegin, StoredResponse};
 use std::sync::Arc;
 
 /// A settled-bet event whose id was made at `at` (ids are UUIDv7).
@@ -271,17 +271,7 @@ pub async fn stats_bet_results_prune_spans_currencies_and_waits_for_open_rounds(
     assert_eq!(store.bet_results_prune(later, 1).await.unwrap(), 1);
     assert_eq!(store.bet_results_prune(later, 100).await.unwrap(), 0);
     // The round ends; its result arrives after the later bets, and counts.
-    let settle = Box::new(|_: &MinesRound, _: Draw<'_>| {
-        Ok(MinesStep::Settle {
-            params: serde_json::json!({ "mines": 3, "tiles": [] }),
-            outcome: Outcome {
-                payout: 0,
-                multiplier: 0,
-                win: false,
-                detail: serde_json::json!({}),
-            },
-        })
-    });
+    let settle = crate::settle_mines(0, 0, false);
     store
         .mines_step(m.id, &round.id, settle, now())
         .await
